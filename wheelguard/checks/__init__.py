@@ -1,0 +1,78 @@
+"""The registry of checks: pure functions from an :class:`AuditContext` to findings.
+
+Adding a check means writing one module with a ``run(ctx)`` function and naming it in
+``CHECKS`` below; its rules go into :mod:`wheelguard.rules`, the one table of ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from packaging.requirements import Requirement
+
+from ..model import Finding, Wheel
+from ..platform import PlatformPolicy, platform_policy
+from ..providers import KnownProvider, declared, known_providers
+from ..resolve import Layout
+
+__all__ = ["CHECKS", "AuditContext", "Check", "make_context", "run_checks"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditContext:
+    """Everything a check may read: the scanned wheel and what it is judged against."""
+
+    wheel: Wheel
+    layout: Layout
+    platform: PlatformPolicy | None
+    providers: tuple[KnownProvider, ...]
+    requirements: Mapping[str, Requirement]
+    """Requires-Dist in force on the target platform, by canonical name (extras off)."""
+    all_requirements: Mapping[str, Requirement] = field(default_factory=dict)
+    """Every Requires-Dist, extras included, by canonical name."""
+    size_budget: int | None = None
+    """Most bytes the wheel file may take (compressed)."""
+    installed_budget: int | None = None
+    """Most bytes the installed members may take."""
+
+
+class Check(Protocol):
+    def __call__(self, ctx: AuditContext) -> Iterable[Finding]: ...
+
+
+def make_context(
+    wheel: Wheel,
+    *,
+    size_budget: int | None = None,
+    installed_budget: int | None = None,
+    providers: tuple[KnownProvider, ...] | None = None,
+    python: str | None = None,
+) -> AuditContext:
+    from packaging.utils import canonicalize_name
+
+    return AuditContext(
+        wheel=wheel,
+        layout=Layout.of(wheel),
+        platform=platform_policy(wheel.platforms),
+        providers=known_providers() if providers is None else providers,
+        requirements=declared(wheel, python=python),
+        all_requirements={canonicalize_name(r.name): r for r in wheel.requires_dist},
+        size_budget=size_budget,
+        installed_budget=installed_budget,
+    )
+
+
+def _registry() -> tuple[Check, ...]:
+    from . import artifacts, duplicates, needed, record, rpath, size
+
+    return (duplicates.run, rpath.run, needed.run, artifacts.run, record.run, size.run)
+
+
+CHECKS: tuple[Check, ...] = _registry()
+
+
+def run_checks(ctx: AuditContext, checks: Iterable[Check] = CHECKS) -> tuple[Finding, ...]:
+    findings = [f for check in checks for f in check(ctx)]
+    return tuple(sorted(findings, key=lambda f: f.sort_key))

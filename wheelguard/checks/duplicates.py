@@ -1,0 +1,103 @@
+"""One runtime, loaded once: duplicate libraries inside a wheel and against its dependencies."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterator
+
+from ..model import Binary, Finding
+from ..providers import KnownProvider, find_requirement, provider_for_soname
+from ..rules import RULES
+from . import AuditContext
+
+__all__ = ["run"]
+
+
+def run(ctx: AuditContext) -> Iterator[Finding]:
+    binaries = list(ctx.wheel.iter_binaries())
+    reported: set[frozenset[str]] = set()
+    sha = {m.path: m.sha256 for m in ctx.wheel.members}
+    groupings: tuple[tuple[str, Callable[[Binary], Hashable | None], str], ...] = (
+        ("WG101", lambda b: b.soname, "SONAME {key}"),
+        ("WG102", lambda b: sha[b.path], "identical content"),
+        ("WG103", lambda b: b.build_id, "build-id {key}"),
+    )
+    for code, key_of, label in groupings:
+        for key, group in _groups(binaries, key_of):
+            paths = frozenset(b.path for b in group)
+            if any(paths <= seen for seen in reported):
+                continue
+            reported.add(paths)
+            first, *rest = sorted(paths)
+            yield RULES[code].finding(
+                first,
+                f"{label.format(key=key)} at {len(paths)} paths: {', '.join(sorted(paths))}",
+                data={"paths": sorted(paths), "key": str(key)},
+            )
+    yield from _provider_duplicates(ctx, binaries)
+
+
+def _groups(
+    binaries: list[Binary], key_of: Callable[[Binary], Hashable | None]
+) -> Iterator[tuple[Hashable, list[Binary]]]:
+    groups: dict[Hashable, list[Binary]] = defaultdict(list)
+    for b in binaries:
+        key = key_of(b)
+        if key is not None:
+            groups[key].append(b)
+    for key, group in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        if len(group) > 1:
+            yield key, group
+
+
+def _provider_duplicates(ctx: AuditContext, binaries: list[Binary]) -> Iterator[Finding]:
+    """Libraries a required distribution provides, bundled or re-implemented in the wheel."""
+    bundled: dict[str, list[Binary]] = defaultdict(list)
+    for b in binaries:
+        provider = provider_for_soname(b.name, ctx.providers)
+        if provider is not None:
+            bundled[provider.distribution].append(b)
+    for b in binaries:
+        provider = provider_for_soname(b.name, ctx.providers)
+        if provider is None:
+            continue
+        req = find_requirement(ctx.all_requirements, provider)
+        if req is not None:
+            yield RULES["WG105"].finding(
+                b.path,
+                f"bundles {b.name} while METADATA requires {req}, which provides it: "
+                "two copies can be mapped into one process",
+                data={"library": b.name, "provider": str(req.name), "requirement": str(req)},
+            )
+    for p in ctx.providers:
+        for prefix in p.abi_prefixes:
+            yield from _embedded_abi(ctx, binaries, p, prefix, bundled.get(p.distribution, []))
+
+
+def _embedded_abi(
+    ctx: AuditContext,
+    binaries: list[Binary],
+    provider: KnownProvider,
+    prefix: str,
+    real: list[Binary],
+) -> Iterator[Finding]:
+    req = find_requirement(ctx.all_requirements, provider)
+    for b in binaries:
+        if provider.provides(b.name):
+            continue
+        symbols = b.exports_prefix(prefix)
+        if not symbols:
+            continue
+        if real:
+            where = f"{real[0].path} in this wheel"
+        elif req is not None:
+            where = f"the required distribution {req}"
+        else:
+            continue
+        yield RULES["WG104"].finding(
+            b.path,
+            f"exports {len(symbols)} {prefix}* symbols (e.g. {symbols[0]}) while "
+            f"{where} provides that runtime",
+            data={"prefix": prefix, "count": len(symbols), "examples": list(symbols[:5]),
+                  "provider": provider.distribution},
+        )

@@ -1,0 +1,77 @@
+"""RPATH/RUNPATH hygiene, judged entry by entry.
+
+Each entry falls in exactly one class (see :func:`wheelguard.resolve.classify_entry`), so one
+bad entry yields one finding, named for what is wrong with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import Finding
+from ..providers import find_requirement, provider_for_top_level
+from ..resolve import Entry, entries
+from ..rules import RULES
+from . import AuditContext
+
+__all__ = ["run"]
+
+
+def run(ctx: AuditContext) -> Iterator[Finding]:
+    for binary in ctx.wheel.iter_binaries():
+        for entry in entries(binary, ctx.layout):
+            finding = _judge(ctx, binary.path, entry)
+            if finding is not None:
+                yield finding
+
+
+def _judge(ctx: AuditContext, path: str, entry: Entry) -> Finding | None:
+    data: dict[str, object] = {"entry": entry.raw, "tag": entry.tag, "directory": entry.directory}
+    shown = repr(entry.raw)
+    match entry.kind:
+        case "absolute":
+            data["build_tree"] = entry.looks_like_build_tree
+            where = " (looks like a build tree)" if entry.looks_like_build_tree else ""
+            return RULES["WG201"].finding(
+                path, f"{entry.tag} entry {shown} is an absolute path{where}", data=data
+            )
+        case "cwd-relative":
+            what = "empty" if entry.raw == "" else "relative without $ORIGIN"
+            return RULES["WG202"].finding(
+                path,
+                f"{entry.tag} entry {shown} is {what}: the loader resolves it against the "
+                "current directory",
+                data=data,
+            )
+        case "escapes-root":
+            return RULES["WG203"].finding(
+                path, f"{entry.tag} entry {shown} resolves to {entry.directory!r}, outside the "
+                "install root", data=data,
+            )
+        case "other-distribution":
+            assert entry.directory is not None
+            top = entry.directory.split("/", 1)[0]
+            provider = provider_for_top_level(top, ctx.providers)
+            req = find_requirement(ctx.requirements, provider) if provider else None
+            data["top_level"] = top
+            data["provider"] = provider.distribution if provider else None
+            data["declared"] = str(req) if req else None
+            if req is not None:
+                owner = f"owned by the declared dependency {req}"
+            elif provider is not None:
+                owner = f"owned by {provider.distribution}, which this wheel does not declare"
+            else:
+                owner = "which no declared dependency is known to own"
+            return RULES["WG204"].finding(
+                path,
+                f"{entry.tag} entry {shown} reaches {entry.directory}/ of another distribution, "
+                f"{owner}; it breaks when the two are installed in different directories",
+                data=data,
+            )
+        case "missing-dir":
+            return RULES["WG205"].finding(
+                path, f"{entry.tag} entry {shown} names {entry.directory}/, which this wheel "
+                "does not have", data=data,
+            )
+        case "in-wheel":
+            return None

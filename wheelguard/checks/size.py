@@ -1,0 +1,42 @@
+"""The size budget: one number a release engineer sets, and the trees that spend it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from ..model import Finding, Wheel
+from ..rules import RULES
+from ..units import format_bytes
+from . import AuditContext
+from .artifacts import tree_of
+
+__all__ = ["largest_trees", "run"]
+
+
+def largest_trees(wheel: Wheel, n: int = 5) -> list[tuple[str, int]]:
+    sizes: Counter[str] = Counter()
+    for m in wheel.members:
+        sizes[tree_of(m.path)[0]] += m.size
+    return sizes.most_common(n)
+
+
+def run(ctx: AuditContext) -> Iterator[Finding]:
+    wheel = ctx.wheel
+    total, packed = wheel.total_size, wheel.total_compressed
+    for what, size, budget in (
+        ("compressed", packed, ctx.size_budget),
+        ("installed", total, ctx.installed_budget),
+    ):
+        if budget is None or size <= budget:
+            continue
+        trees = largest_trees(wheel)
+        yield RULES["WG601"].finding(
+            None,
+            f"{format_bytes(size)} {what}: over the {format_bytes(budget)} budget "
+            f"({format_bytes(packed)} compressed, {format_bytes(total)} installed); largest: "
+            + ", ".join(f"{t} {format_bytes(s)}" for t, s in trees),
+            data={"measure": what, "compressed": packed, "uncompressed": total,
+                  "budget": budget,
+                  "largest_trees": [{"tree": t, "bytes": s} for t, s in trees]},
+        )

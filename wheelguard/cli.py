@@ -1,0 +1,80 @@
+"""The command line: one parser, one module per command, one error boundary.
+
+Each ``cli_<command>`` module exposes ``configure_parser(subparsers)`` and
+``execute(args, parser) -> int``; heavy imports happen inside ``execute`` so ``--help`` stays
+fast. Only :func:`main` turns :class:`~wheelguard.errors.WheelguardError` into a one-line
+message and an exit code; nothing below it prints errors or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import WheelguardError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+COMMANDS = ("audit", "show", "repair", "policy", "smoke")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wheelguard",
+        description="Audit, repair and smoke-test binary wheels of ML compiler stacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"wheelguard {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback for internal errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"wheelguard.cli_{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"wheelguard.cli_{name}":
+                raise
+            continue
+        module.configure_parser(sub)
+    return parser
+
+
+def _annotate(message: str) -> None:
+    """On GitHub Actions, also emit an ::error:: annotation so the failure shows on the PR."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::error title=wheelguard::{message.splitlines()[0]}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    debug = bool(args.debug) or os.environ.get("WHEELGUARD_DEBUG") == "1"
+    try:
+        return int(args.func(args, parser))
+    except WheelguardError as e:
+        if debug:
+            raise
+        print(f"wheelguard: error: {e}", file=sys.stderr)
+        _annotate(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("wheelguard: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as e:  # the last line of defence: never a traceback without --debug
+        if debug:
+            raise
+        print(
+            f"wheelguard: internal error: {type(e).__name__}: {e} (rerun with --debug and "
+            "report it)",
+            file=sys.stderr,
+        )
+        return 70

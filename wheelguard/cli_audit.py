@@ -1,0 +1,134 @@
+"""``wheelguard audit WHEEL...``: the CI gate."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidWheel, UsageError
+from .model import Severity
+from .options import add_policy_option, progress_bar, severity_or_never, size_arg
+
+if TYPE_CHECKING:
+    from .audit import FindingFilter
+
+__all__ = ["configure_parser", "execute"]
+
+
+def configure_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "audit",
+        help="check wheels for duplicate runtimes, bad RPATHs, shipped build trees and more",
+        description="Check wheels without unpacking them. Exit 0 when nothing reaches "
+        "--fail-on, 1 when something does, 2 for usage errors and unreadable wheels.",
+    )
+    p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs are expanded)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here, not stdout")
+    p.add_argument(
+        "--fail-on",
+        type=severity_or_never,
+        default=Severity.ERROR,
+        metavar="LEVEL",
+        help="error (default), warning, info or never",
+    )
+    p.add_argument("--select", action="append", default=[], metavar="CHECK",
+                   help="only these checks (code or name; repeatable, comma-separated)")
+    p.add_argument("--ignore", action="append", default=[], metavar="CHECK",
+                   help="skip these checks (code or name; repeatable, comma-separated)")
+    p.add_argument("--size-budget", type=size_arg, metavar="SIZE",
+                   help="fail (WG601) when the wheel file is larger, e.g. 100MB")
+    p.add_argument("--installed-size-budget", type=size_arg, metavar="SIZE",
+                   help="fail (WG601) when the installed members total more")
+    p.add_argument("--python", metavar="X.Y",
+                   help="Python version for evaluating Requires-Dist markers (default: running)")
+    p.add_argument("--no-hints", action="store_true", help="leave out fix hints in text output")
+    add_policy_option(p)
+    p.set_defaults(func=execute)
+
+
+def expand_wheels(patterns: list[str]) -> list[str]:
+    """Expand globs ourselves: CI shells leave an unmatched ``dist/*.whl`` as it is."""
+    out: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise UsageError(f"no wheel matches {pattern!r}")
+        out.extend(matches)
+    return out
+
+
+def _codes(values: list[str]) -> frozenset[str]:
+    from .audit import AuditOptions
+
+    keys = [k.strip() for v in values for k in v.split(",") if k.strip()]
+    try:
+        return AuditOptions.codes(keys)
+    except KeyError as e:
+        raise UsageError(str(e.args[0])) from None
+
+
+def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from rich.console import Console
+
+    from .audit import AuditOptions, AuditResult, audit_wheel
+    from .report.json import render_json
+    from .report.text import render_text
+
+    options = AuditOptions(
+        select=_codes(args.select),
+        ignore=_codes(args.ignore),
+        size_budget=args.size_budget,
+        installed_budget=args.installed_size_budget,
+        python=args.python,
+    )
+    post = policy_filter(args.policy)
+    wheels = expand_wheels(args.wheels)
+    total = sum(Path(w).stat().st_size for w in wheels if Path(w).is_file())
+    results: list[AuditResult] = []
+    errors: list[tuple[str, str]] = []
+    with progress_bar("auditing", total, enabled=total > (32 << 20)) as bar:
+        def advance(n: int) -> None:
+            if bar is not None:
+                bar.advance(bar.task_ids[0], n)
+
+        for w in wheels:
+            try:
+                results.append(audit_wheel(w, options, progress=advance, post=post))
+            except InvalidWheel as e:
+                errors.append((w, e.reason))
+    fail_on = args.fail_on
+    if args.format == "json":
+        text = render_json(results, errors, fail_on=fail_on)
+        _emit(text, args.output)
+    else:
+        if args.output:
+            console = Console(record=True, width=120, force_terminal=False)
+            with console.capture():
+                render_text(console, results, errors, fail_on=fail_on, verbose=not args.no_hints)
+            _emit(console.export_text(), args.output)
+        else:
+            render_text(Console(), results, errors, fail_on=fail_on, verbose=not args.no_hints)
+    if errors:
+        return 2
+    return 1 if any(r.fails(fail_on) for r in results) else 0
+
+
+def policy_filter(names: list[str]) -> FindingFilter | None:
+    """The policy post-pass, when --policy or [tool.wheelguard] asks for one."""
+    from .policy import load_policy_set
+
+    policies = load_policy_set(names, project_dir=Path.cwd())
+    return policies.assign if policies is not None else None
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from .fsutil import atomic_write_text
+
+    atomic_write_text(Path(output), text)

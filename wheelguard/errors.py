@@ -1,0 +1,63 @@
+"""Errors wheelguard raises, each with the exit code the CLI returns for it.
+
+Code below the CLI raises these; only the CLI boundary (:mod:`wheelguard.cli`) prints them, so
+a user never sees a traceback for a problem with their input. The base derives from
+``Exception`` (not ``BaseException``): wheelguard is a library too.
+
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage errors and unreadable
+input, 3 a repair that could not be carried out, 4 a smoke run that failed to set up.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidPolicy",
+    "InvalidWheel",
+    "RepairError",
+    "SmokeError",
+    "UsageError",
+    "WheelguardError",
+]
+
+
+class WheelguardError(Exception):
+    """Base of every error wheelguard reports to its user."""
+
+    exit_code = 2
+
+
+class UsageError(WheelguardError, ValueError):
+    """The command line asked for something that cannot be done."""
+
+
+class InvalidWheel(WheelguardError, ValueError):
+    """The input is not a wheel wheelguard can read safely.
+
+    ``path`` names the wheel so that the one-line message is useful in a CI log holding many.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class InvalidPolicy(WheelguardError, ValueError):
+    """A policy file is malformed; the message names file, key and line where known."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        items = [problems] if isinstance(problems, str) else list(problems)
+        self.problems = items
+        super().__init__("; ".join(items) if len(items) == 1 else "\n  " + "\n  ".join(items))
+
+
+class RepairError(WheelguardError, RuntimeError):
+    """A repair step failed; the input wheel is untouched and no output was written."""
+
+    exit_code = 3
+
+
+class SmokeError(WheelguardError, RuntimeError):
+    """A smoke environment could not be set up (not a failed test: that is a result)."""
+
+    exit_code = 4

@@ -1,0 +1,131 @@
+"""What a wheel's platform tag promises, from auditwheel's policy data.
+
+auditwheel ships the manylinux and musllinux policies (library whitelist and symbol-version
+ceilings per tag) as JSON; it is the field's shared source of truth, so wheelguard reads it
+through auditwheel instead of keeping a second copy. Only the data is used: auditwheel's own
+analysis consults the host's libraries, which a hermetic audit must not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from packaging.version import InvalidVersion, Version
+
+__all__ = ["PlatformPolicy", "platform_policy", "split_symbol_version"]
+
+_LINUX_TAG = re.compile(r"^(?P<family>manylinux|musllinux)_(?P<maj>\d+)_(?P<min>\d+)_(?P<arch>.+)$")
+_INTERPRETER = re.compile(r"^(ld-linux[-\w.]*\.so\.\d|ld64\.so\.\d|ld-musl-[\w]+\.so\.1|ld\.so\.1)$")
+_LEGACY = {
+    "manylinux1": "manylinux_2_5",
+    "manylinux2010": "manylinux_2_12",
+    "manylinux2014": "manylinux_2_17",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformPolicy:
+    """The promise of the most restrictive platform tag of a wheel."""
+
+    name: str
+    """The tag the promise comes from, e.g. manylinux_2_27_x86_64; ``linux_x86_64`` for none."""
+    arch: str | None
+    whitelist: frozenset[str]
+    symbol_versions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Allowed versions per prefix (GLIBC, GLIBCXX, CXXABI, GCC ...); empty means no ceiling."""
+
+    def allows_library(self, soname: str) -> bool:
+        # The program interpreter is part of libc on every Linux platform; auditwheel's
+        # lists leave it out because its lddtree skips the interpreter, not because it's banned.
+        return soname in self.whitelist or bool(_INTERPRETER.match(soname))
+
+    def too_new(self, version: str) -> tuple[str, str] | None:
+        """For a required version such as GLIBC_2.34, the ceiling it breaks, else None."""
+        prefix, ver = split_symbol_version(version)
+        allowed = self.symbol_versions.get(prefix)
+        if allowed is None or ver in allowed:
+            return None
+        return prefix, _highest(allowed)
+
+
+def split_symbol_version(version: str) -> tuple[str, str]:
+    prefix, _, ver = version.partition("_")
+    return prefix, ver
+
+
+def _highest(versions: Iterable[str]) -> str:
+    def key(v: str) -> tuple[int, Version | str]:
+        try:
+            return (1, Version(v))
+        except InvalidVersion:
+            return (0, v)
+
+    return max(versions, key=key)
+
+
+def _normalise(platform: str) -> str:
+    for legacy, modern in _LEGACY.items():
+        if platform.startswith(legacy + "_"):
+            return modern + platform[len(legacy) :]
+    return platform
+
+
+def platform_policy(platforms: Iterable[str]) -> PlatformPolicy | None:
+    """The strictest manylinux/musllinux promise among ``platforms``.
+
+    ``linux_<arch>`` (a wheel not yet repaired) promises nothing, so it gets the broadest
+    whitelist and no symbol ceilings; non-Linux platforms get ``None``.
+    """
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    best: tuple[tuple[int, int], PlatformPolicy] | None = None
+    fallback: PlatformPolicy | None = None
+    for raw in platforms:
+        platform = _normalise(raw)
+        m = _LINUX_TAG.match(platform)
+        if m is None:
+            if platform.startswith("linux_"):
+                arch = platform.removeprefix("linux_")
+                fallback = fallback or _broadest(arch)
+            continue
+        arch = m["arch"]
+        try:
+            architecture = Architecture(arch)
+        except ValueError:
+            continue
+        libc = Libc.MUSL if m["family"] == "musllinux" else Libc.GLIBC
+        musl = f"musllinux_{m['maj']}_{m['min']}" if libc is Libc.MUSL else None
+        try:
+            policies = WheelPolicies(libc=libc, arch=architecture, musl_policy=musl)
+            pol = policies.get_policy_by_name(platform)
+        except (LookupError, ValueError):
+            continue
+        rank = (int(m["maj"]), int(m["min"]))
+        candidate = PlatformPolicy(
+            name=platform,
+            arch=arch,
+            whitelist=frozenset(pol.whitelist),
+            symbol_versions={k: frozenset(v) for k, v in pol.symbol_versions.items()},
+        )
+        if best is None or rank < best[0]:
+            best = (rank, candidate)
+    if best is not None:
+        return best[1]
+    return fallback
+
+
+def _broadest(arch: str) -> PlatformPolicy | None:
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    try:
+        policies = WheelPolicies(libc=Libc.GLIBC, arch=Architecture(arch))
+    except ValueError:
+        return PlatformPolicy(name=f"linux_{arch}", arch=arch, whitelist=frozenset())
+    newest = list(policies)[1]  # sorted by priority: [linux, newest glibc (broadest), ...]
+    return PlatformPolicy(name=f"linux_{arch}", arch=arch, whitelist=frozenset(newest.whitelist))

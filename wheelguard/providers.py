@@ -1,0 +1,130 @@
+"""Who provides a native library or a top-level directory, and does the wheel declare them.
+
+The audit is hermetic: it never looks at the host's libraries. What lies outside the wheel
+is judged against the wheel's own ``Requires-Dist`` and a table of distributions known to ship
+native libraries (``data/providers.toml``). Dependency wheels read from a wheelhouse refine
+this in the linkage analysis.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from .model import Wheel
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "KnownProvider",
+    "declared",
+    "find_requirement",
+    "known_providers",
+    "marker_environment",
+    "provider_for_soname",
+    "provider_for_top_level",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownProvider:
+    distribution: str
+    """Canonical name, or a glob ending in ``*`` for families (``nvidia-*``)."""
+    top_level: tuple[str, ...]
+    sonames: tuple[str, ...]
+    abi_prefixes: tuple[str, ...] = ()
+
+    def provides(self, soname: str) -> bool:
+        return any(fnmatch.fnmatchcase(soname, pat) for pat in self.sonames)
+
+    def matches_distribution(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(canonicalize_name(name), self.distribution)
+
+
+def known_providers() -> tuple[KnownProvider, ...]:
+    text = resources.files("wheelguard").joinpath("data/providers.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    return tuple(
+        KnownProvider(
+            distribution=str(p["distribution"]),
+            top_level=tuple(p.get("top_level", ())),
+            sonames=tuple(p.get("sonames", ())),
+            abi_prefixes=tuple(p.get("abi_prefixes", ())),
+        )
+        for p in data.get("provider", [])
+    )
+
+
+def provider_for_soname(
+    soname: str, providers: Iterable[KnownProvider]
+) -> KnownProvider | None:
+    return next((p for p in providers if p.provides(soname)), None)
+
+
+def provider_for_top_level(
+    top: str, providers: Iterable[KnownProvider]
+) -> KnownProvider | None:
+    return next((p for p in providers if top in p.top_level), None)
+
+
+def marker_environment(wheel: Wheel, python: str | None = None) -> dict[str, str]:
+    """Marker variables for the platform the wheel targets, not the host running the audit."""
+    platforms = wheel.platforms
+    if any(p.startswith("macosx") for p in platforms):
+        system, sys_platform, os_name = "Darwin", "darwin", "posix"
+    elif any(p.startswith("win") for p in platforms):
+        system, sys_platform, os_name = "Windows", "win32", "nt"
+    else:
+        system, sys_platform, os_name = "Linux", "linux", "posix"
+    machine = next(
+        (a for a in ("x86_64", "aarch64", "arm64", "ppc64le", "s390x", "i686")
+         if any(p.endswith(a) for p in platforms)),
+        "x86_64",
+    )
+    py = python or f"{sys.version_info.major}.{sys.version_info.minor}"
+    return {
+        "platform_system": system,
+        "sys_platform": sys_platform,
+        "os_name": os_name,
+        "platform_machine": machine,
+        "python_version": py,
+        "python_full_version": py + ".0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
+
+
+def declared(
+    wheel: Wheel, *, extras: Iterable[str] = (), python: str | None = None
+) -> Mapping[str, Requirement]:
+    """Requirements in force for the target platform, by canonical name; extras off by default."""
+    env = marker_environment(wheel, python)
+    result: dict[str, Requirement] = {}
+    for req in wheel.requires_dist:
+        if req.marker is not None and not _marker_holds(req.marker, env, extras):
+            continue
+        result.setdefault(canonicalize_name(req.name), req)
+    return result
+
+
+def _marker_holds(marker: Marker, env: dict[str, str], extras: Iterable[str]) -> bool:
+    if marker.evaluate({**env, "extra": ""}):
+        return True
+    return any(marker.evaluate({**env, "extra": e}) for e in extras)
+
+
+def find_requirement(
+    reqs: Mapping[str, Requirement], provider: KnownProvider
+) -> Requirement | None:
+    return next((r for n, r in reqs.items() if provider.matches_distribution(n)), None)

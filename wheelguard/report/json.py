@@ -1,0 +1,95 @@
+"""Machine-readable audit output; the shape is ``schemas/audit-v1.json`` and never changes
+within a schema version (fields may be added, none removed or retyped)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .. import __version__
+from ..audit import AuditResult
+from ..checks.size import largest_trees
+from ..model import Finding, Severity
+
+__all__ = ["SCHEMA_VERSION", "finding_to_json", "render_json", "result_to_json"]
+
+SCHEMA_VERSION = 1
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def finding_to_json(f: Finding) -> dict[str, Any]:
+    return {
+        "check": f.check,
+        "name": f.name,
+        "severity": f.severity.label,
+        "path": f.path,
+        "message": f.message,
+        "hint": f.hint,
+        "data": _plain(f.data),
+        "action": f.action,
+        "waived": f.waived,
+    }
+
+
+def _counts(findings: Sequence[Finding]) -> dict[str, int]:
+    live = [f for f in findings if f.waived is None]
+    return {
+        "errors": sum(f.severity == Severity.ERROR for f in live),
+        "warnings": sum(f.severity == Severity.WARNING for f in live),
+        "info": sum(f.severity == Severity.INFO for f in live),
+        "waived": len(findings) - len(live),
+    }
+
+
+def result_to_json(result: AuditResult, *, failed: bool) -> dict[str, Any]:
+    w = result.wheel
+    return {
+        "path": w.path,
+        "filename": w.filename,
+        "name": str(w.name),
+        "version": str(w.version),
+        "tags": sorted(str(t) for t in w.tags),
+        "platform_policy": result.context.platform.name if result.context.platform else None,
+        "failed": failed,
+        "summary": {
+            **_counts(result.findings),
+            "files": len(w.members),
+            "binaries": len(w.binaries),
+            "compressed_bytes": w.total_compressed,
+            "uncompressed_bytes": w.total_size,
+            "largest_trees": [{"tree": t, "bytes": b} for t, b in largest_trees(w)],
+        },
+        "findings": [finding_to_json(f) for f in result.findings],
+    }
+
+
+def render_json(
+    results: Sequence[AuditResult],
+    errors: Sequence[tuple[str, str]],
+    *,
+    fail_on: Severity | None,
+) -> str:
+    wheels = [result_to_json(r, failed=r.fails(fail_on)) for r in results]
+    all_findings = [f for r in results for f in r.findings]
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "wheelguard", "version": __version__},
+        "fail_on": fail_on.label if fail_on else "never",
+        "wheels": wheels,
+        "errors": [{"path": p, "error": e} for p, e in errors],
+        "summary": {
+            **_counts(all_findings),
+            "wheels": len(results),
+            "unreadable": len(errors),
+            "failed": any(w["failed"] for w in wheels) or bool(errors),
+        },
+    }
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
