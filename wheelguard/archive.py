@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from zipfile import ZipInfo
 
 from .errors import InvalidWheel
 from .model import ArchivePath
@@ -97,8 +98,8 @@ class WheelArchive:
         """The underlying zip, for raw member copies on repair."""
         return self._zip
 
-    def _validate(self) -> dict[ArchivePath, zipfile.ZipInfo]:
-        infos: dict[ArchivePath, zipfile.ZipInfo] = {}
+    def _validate(self) -> dict[ArchivePath, ZipInfo]:
+        infos: dict[ArchivePath, ZipInfo] = {}
         entries = self._zip.infolist()
         if len(entries) > self.limits.max_members:
             raise InvalidWheel(self.path, f"{len(entries)} members exceed the limit")
@@ -141,7 +142,7 @@ class WheelArchive:
     def names(self) -> tuple[ArchivePath, ...]:
         return tuple(self._infos)
 
-    def info(self, path: str) -> zipfile.ZipInfo:
+    def info(self, path: str) -> ZipInfo:
         try:
             return self._infos[ArchivePath(path)]
         except KeyError:

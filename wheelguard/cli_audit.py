@@ -104,14 +104,13 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.format == "json":
         text = render_json(results, errors, fail_on=fail_on)
         _emit(text, args.output)
+    elif args.output:
+        console = Console(record=True, width=120, force_terminal=False)
+        with console.capture():
+            render_text(console, results, errors, fail_on=fail_on, verbose=not args.no_hints)
+        _emit(console.export_text(), args.output)
     else:
-        if args.output:
-            console = Console(record=True, width=120, force_terminal=False)
-            with console.capture():
-                render_text(console, results, errors, fail_on=fail_on, verbose=not args.no_hints)
-            _emit(console.export_text(), args.output)
-        else:
-            render_text(Console(), results, errors, fail_on=fail_on, verbose=not args.no_hints)
+        render_text(Console(), results, errors, fail_on=fail_on, verbose=not args.no_hints)
     if errors:
         return 2
     return 1 if any(r.fails(fail_on) for r in results) else 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSegment
@@ -123,7 +124,8 @@ def _split_path(value: str) -> list[str]:
     return value.split(":")
 
 
-def _dynamic_tags(elf: ELFFile) -> Iterator[object]:
+def _dynamic_tags(elf: ELFFile) -> Iterator[Any]:
+    """Dynamic tags; typed Any because pyelftools sets needed/soname/rpath at run time."""
     for seg in elf.iter_segments():
         if isinstance(seg, DynamicSegment):
             yield from seg.iter_tags()
@@ -163,13 +165,18 @@ def _version_defs(sections: dict[str, Section]) -> dict[int, str]:
     return index
 
 
+_Symbols = tuple[
+    frozenset[str], frozenset[str], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]
+]
+
+
 def _dynamic_symbols(
     elf: ELFFile,
     data: bytes,
     sections: dict[str, Section],
     need_index: dict[int, tuple[str, str]],
     def_index: dict[int, str],
-) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+) -> _Symbols:
     dynsym = sections.get(".dynsym")
     if dynsym is None or dynsym["sh_type"] == "SHT_NOBITS":
         return frozenset(), frozenset(), (), ()

@@ -8,8 +8,6 @@ rewritten to ``$ORIGIN`` so the checks reason about one spelling.
 
 from __future__ import annotations
 
-import struct
-
 from .model import ArchivePath, Binary, SoName
 
 __all__ = ["MachOParseError", "is_macho", "parse_macho"]
@@ -29,7 +27,7 @@ def is_macho(head: bytes) -> bool:
     if head[:4] == _FAT and len(head) >= 8:
         # Java class files share 0xCAFEBABE; there the next word is a version >= 45,
         # while a fat header counts a handful of architectures.
-        (count,) = struct.unpack(">I", head[4:8])
+        count = int.from_bytes(head[4:8], "big")
         return 0 < count < 20
     return False
 
@@ -49,8 +47,11 @@ def parse_macho(path: ArchivePath, data: bytes) -> Binary:
     if fat is None or fat.size == 0:
         raise MachOParseError(f"{path}: unreadable Mach-O")
     binary = fat.at(0)
-    machines = sorted({_CPU.get(int(fat.at(i).header.cpu_type.value), "unknown")
-                       for i in range(fat.size)})
+    if binary is None:
+        raise MachOParseError(f"{path}: empty fat Mach-O")
+    machines = sorted(
+        {_CPU.get(int(b.header.cpu_type.value), "unknown") for b in fat}
+    )
     soname: str | None = None
     needed: list[str] = []
     rpaths: list[str] = []
@@ -67,8 +68,9 @@ def parse_macho(path: ArchivePath, data: bytes) -> Binary:
     undefined = frozenset(str(s.name).removeprefix("_") for s in binary.imported_symbols)
     has_debug = any(str(s.name).startswith("__debug_") for s in binary.sections)
     uuid = None
-    if binary.has_uuid:
-        uuid = bytes(binary.uuid.uuid).hex()
+    uuid_cmd = binary.uuid if binary.has_uuid else None
+    if uuid_cmd is not None:
+        uuid = bytes(uuid_cmd.uuid).hex()
     return Binary(
         path=path,
         format="macho",

@@ -16,8 +16,12 @@ from packaging.version import InvalidVersion, Version
 
 __all__ = ["PlatformPolicy", "platform_policy", "split_symbol_version"]
 
-_LINUX_TAG = re.compile(r"^(?P<family>manylinux|musllinux)_(?P<maj>\d+)_(?P<min>\d+)_(?P<arch>.+)$")
-_INTERPRETER = re.compile(r"^(ld-linux[-\w.]*\.so\.\d|ld64\.so\.\d|ld-musl-[\w]+\.so\.1|ld\.so\.1)$")
+_LINUX_TAG = re.compile(
+    r"^(?P<family>manylinux|musllinux)_(?P<maj>\d+)_(?P<min>\d+)_(?P<arch>.+)$"
+)
+_INTERPRETER = re.compile(
+    r"^(ld-linux[-\w.]*\.so\.\d|ld64\.so\.\d|ld-musl-[\w]+\.so\.1|ld\.so\.1)$"
+)
 _LEGACY = {
     "manylinux1": "manylinux_2_5",
     "manylinux2010": "manylinux_2_12",

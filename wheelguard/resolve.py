@@ -64,7 +64,8 @@ class Layout:
             while d and d not in dirs:
                 dirs.add(d)
                 d = posixpath.dirname(d)
-        return cls(files=files, dirs=frozenset(dirs), tops=frozenset(f.split("/", 1)[0] for f in files))
+        tops = frozenset(f.split("/", 1)[0] for f in files)
+        return cls(files=files, dirs=frozenset(dirs), tops=tops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,8 @@ def resolve_binary(
 ) -> tuple[Resolution, ...]:
     search = [classify_entry(binary, e, binary.search_path_tag, layout) for e in binary.search_path]
     return tuple(
-        _resolve_one(needed, search, layout.files, platform, providers, requirements)
+        _resolve_one(needed, search, layout.files, platform, providers=providers,
+                     requirements=requirements)
         for needed in binary.needed
     )
 
@@ -146,6 +148,7 @@ def _resolve_one(
     search: list[Entry],
     files: Mapping[str, ArchivePath],
     platform: PlatformPolicy | None,
+    *,
     providers: tuple[KnownProvider, ...],
     requirements: Mapping[str, Requirement],
 ) -> Resolution:

@@ -45,7 +45,7 @@ class Rule:
         )
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W = Severity.ERROR, Severity.WARNING
 
 _ALL = (
     # 1xx: one runtime, loaded once

@@ -9,6 +9,7 @@ Large native members are parsed in a process pool when one is offered, because d
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 from collections.abc import Callable, Iterable
@@ -104,11 +105,14 @@ def _read_metadata(
         try:
             requires.append(Requirement(text))
         except InvalidRequirement as e:
-            raise InvalidWheel(path, f"METADATA has an invalid Requires-Dist {text!r} ({e})") from None
+            msg = f"METADATA has an invalid Requires-Dist {text!r} ({e})"
+            raise InvalidWheel(path, msg) from None
     return dict(raw), tuple(requires)
 
 
-def _read_wheel_file(archive: WheelArchive, path: str, dist_info: str) -> dict[str, tuple[str, ...]]:
+def _read_wheel_file(
+    archive: WheelArchive, path: str, dist_info: str
+) -> dict[str, tuple[str, ...]]:
     msg = BytesParser().parsebytes(archive.read(f"{dist_info}/WHEEL"))
     fields: dict[str, list[str]] = {}
     for key, value in msg.items():
@@ -125,7 +129,8 @@ def _read_record(archive: WheelArchive, path: str, dist_info: str) -> tuple[Reco
         if not row:
             continue
         if len(row) != 3:
-            raise InvalidWheel(path, f"{dist_info}/RECORD line {lineno} has {len(row)} fields, not 3")
+            msg = f"{dist_info}/RECORD line {lineno} has {len(row)} fields, not 3"
+            raise InvalidWheel(path, msg)
         file, hash_, size = row
         try:
             size_value = int(size) if size else None
@@ -160,7 +165,7 @@ def _read_members(
             if executor is not None and len(data) >= _POOL_THRESHOLD:
                 pending.append((name, executor.submit(parse_native, name, data)))
             else:
-                _collect(name, lambda n=name, d=data: parse_native(n, d), binaries, unreadable)
+                _collect(name, functools.partial(parse_native, name, data), binaries, unreadable)
         if progress is not None:
             progress(info.compress_size)
     for name, future in pending:

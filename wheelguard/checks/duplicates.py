@@ -28,7 +28,7 @@ def run(ctx: AuditContext) -> Iterator[Finding]:
             if any(paths <= seen for seen in reported):
                 continue
             reported.add(paths)
-            first, *rest = sorted(paths)
+            first = min(paths)
             yield RULES[code].finding(
                 first,
                 f"{label.format(key=key)} at {len(paths)} paths: {', '.join(sorted(paths))}",

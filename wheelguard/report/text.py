@@ -23,7 +23,7 @@ def _line(console: Console, f: Finding, show_hint: bool) -> None:
     console.print(
         f"  [{style}]{f.check}[/] [dim]{f.name}[/]{action} {where}{escape(f.message)}",
         highlight=False,
-        soft_wrap=not verbose,
+        soft_wrap=False,
         overflow="fold",
     )
     if f.waived:
@@ -44,11 +44,12 @@ def render_text(
     for r in results:
         w = r.wheel
         status = "[bold red]FAIL[/]" if r.fails(fail_on) else "[bold green]ok[/]"
+        promise = r.context.platform.name if r.context.platform else "no platform policy"
         console.print(
             f"{status} [bold]{escape(w.filename)}[/] "
             f"[dim]({len(w.members)} files, {len(w.binaries)} native, "
             f"{format_bytes(w.total_compressed)} compressed / {format_bytes(w.total_size)} "
-            f"installed; {r.context.platform.name if r.context.platform else 'no platform policy'})[/]",
+            f"installed; {promise})[/]",
             highlight=False,
         )
         for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO):
