@@ -7,8 +7,10 @@ our ``NEEDED libtvm_ffi.so`` by SONAME and the library needs no RPATH into anoth
 
 from __future__ import annotations
 
-import tvm_ffi  # noqa: I001  (must precede loading libtinykern.so, see module docstring)
+# isort: off
+import tvm_ffi  # first of all: maps libtvm_ffi.so globally (see the module docstring)
 
+# isort: on
 import ctypes
 from pathlib import Path
 from typing import Any
@@ -87,7 +89,7 @@ def gemm_cuda(a: Any, b: Any, out: Any = None) -> Any:
         msg = "tinykern was built without CUDA (TINYKERN_ENABLE_CUDA=OFF or no nvcc)"
         raise RuntimeError(msg)
     if out is None:
-        import torch
+        import torch  # type: ignore[import-not-found, unused-ignore]
 
         out = torch.empty((a.shape[0], b.shape[1]), dtype=torch.float32, device=a.device)
     _MODULE.gemm_cuda(a, b, out)
