@@ -9,6 +9,7 @@ this in the linkage analysis.
 from __future__ import annotations
 
 import fnmatch
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ __all__ = [
     "marker_environment",
     "provider_for_soname",
     "provider_for_top_level",
+    "ungrafted",
 ]
 
 
@@ -69,6 +71,20 @@ def provider_for_soname(
     soname: str, providers: Iterable[KnownProvider]
 ) -> KnownProvider | None:
     return next((p for p in providers if p.provides(soname)), None)
+
+
+# auditwheel's copylib names a grafted library "<base>-<first 8 hex of its sha256>.<ext>".
+_AUDITWHEEL_HASH = re.compile(r"^([^.]+)-[0-9a-f]{8}\.(?=so\b)")
+
+
+def ungrafted(soname: str) -> str:
+    """The name a library had before auditwheel grafted it (``libtvm_ffi-1a2b3c4d.so`` ->
+    ``libtvm_ffi.so``): a grafted copy of a provider's library is still that library.
+
+    Only for recognising bundled copies; a NEEDED of the hashed name is not satisfied by the
+    provider's file, so resolution must not use it.
+    """
+    return _AUDITWHEEL_HASH.sub(r"\1.", soname)
 
 
 def provider_for_top_level(

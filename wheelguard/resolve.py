@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,7 +57,13 @@ class Layout:
 
     @classmethod
     def of(cls, wheel: Wheel) -> Layout:
-        files = {install_path(m.path): m.path for m in wheel.members}
+        return cls.of_many((wheel,))
+
+    @classmethod
+    def of_many(cls, wheels: Iterable[Wheel]) -> Layout:
+        """Several wheels installed into one directory, as pip installs them into one
+        site-packages: a later wheel's file replaces an earlier one's at the same path."""
+        files = {install_path(m.path): m.path for w in wheels for m in w.members}
         dirs: set[str] = set()
         for f in files:
             d = posixpath.dirname(f)
@@ -86,7 +92,9 @@ def classify_entry(binary: Binary, raw: str, tag: str, layout: Layout) -> Entry:
         return Entry(raw, tag, "absolute", None, bool(_BUILD_TREE.search(raw)))
     if not _ORIGIN.match(raw):
         return Entry(raw, tag, "cwd-relative", None)
-    origin = posixpath.dirname(install_path(binary.path))
+    # A top-level binary's $ORIGIN is the install root itself: "." keeps "$ORIGIN/lib" from
+    # expanding to the absolute-looking "/lib".
+    origin = posixpath.dirname(install_path(binary.path)) or "."
     expanded = _ORIGIN.sub(lambda _m: origin, raw, count=1)
     if "$" in expanded:
         # $LIB / $PLATFORM: the loader expands them per host; treat the dir as unknown.
@@ -110,7 +118,9 @@ def entries(binary: Binary, layout: Layout) -> tuple[Entry, ...]:
     )
 
 
-ResolutionKind = Literal["wheel", "platform", "dependency", "undeclared", "unresolved"]
+ResolutionKind = Literal["wheel", "platform", "dependency", "undeclared", "unresolved", "preload"]
+"""``preload``: no search-path entry finds it; an already loaded object with that SONAME
+(loaded by importing its provider first) satisfies it. Only the linkage analysis says so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +136,8 @@ class Resolution:
     provider: str | None = None
     """Distribution that provides it (``dependency``/``undeclared``)."""
     requirement: str | None = None
+    version: str | None = None
+    """The provider's version, where a real wheel of it was read (linkage analysis)."""
 
 
 def resolve_binary(

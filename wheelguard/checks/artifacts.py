@@ -166,6 +166,8 @@ def _binaries(ctx: AuditContext) -> Iterator[Finding]:
                 b.path, f"carries DWARF debug sections ({format_bytes(size)} file)",
                 data={"size": size},
             )
-    for path, reason in ctx.wheel.unreadable_binaries:
+    for path, error in ctx.wheel.unreadable_binaries:
+        # The adapters' errors name the member; the finding already carries it as its path.
+        reason = error.removeprefix(f"{path}: ")
         yield RULES["WG405"].finding(path, reason, data={"reason": reason})
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator
 
 from ..model import Binary, Finding
-from ..providers import KnownProvider, find_requirement, provider_for_soname
+from ..providers import KnownProvider, find_requirement, provider_for_soname, ungrafted
 from ..rules import RULES
 from . import AuditContext
 
@@ -54,11 +54,12 @@ def _provider_duplicates(ctx: AuditContext, binaries: list[Binary]) -> Iterator[
     """Libraries a required distribution provides, bundled or re-implemented in the wheel."""
     bundled: dict[str, list[Binary]] = defaultdict(list)
     for b in binaries:
-        provider = provider_for_soname(b.name, ctx.providers)
+        # ungrafted: auditwheel's hashed copy (libtvm_ffi-1a2b3c4d.so) is the usual duplicate.
+        provider = provider_for_soname(ungrafted(b.name), ctx.providers)
         if provider is not None:
             bundled[provider.distribution].append(b)
     for b in binaries:
-        provider = provider_for_soname(b.name, ctx.providers)
+        provider = provider_for_soname(ungrafted(b.name), ctx.providers)
         if provider is None:
             continue
         req = find_requirement(ctx.all_requirements, provider)
@@ -83,7 +84,7 @@ def _embedded_abi(
 ) -> Iterator[Finding]:
     req = find_requirement(ctx.all_requirements, provider)
     for b in binaries:
-        if provider.provides(b.name):
+        if provider.provides(ungrafted(b.name)):
             continue
         symbols = b.exports_prefix(prefix)
         if not symbols:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,9 +12,19 @@ from ..audit import AuditResult
 from ..model import Finding, Severity
 from ..units import format_bytes
 
-__all__ = ["render_text"]
+__all__ = ["display_path", "render_text"]
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def display_path(path: str) -> str:
+    """Short but unambiguous: relative to the working directory when inside it, else the
+    wheel's folder and name (several wheelhouses often hold the same file name)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(Path(p.parent.name) / p.name) if p.parent.name else p.name
 
 
 def _line(console: Console, f: Finding, show_hint: bool) -> None:
@@ -46,7 +57,7 @@ def render_text(
         status = "[bold red]FAIL[/]" if r.fails(fail_on) else "[bold green]ok[/]"
         promise = r.context.platform.name if r.context.platform else "no platform policy"
         console.print(
-            f"{status} [bold]{escape(w.filename)}[/] "
+            f"{status} [bold]{escape(display_path(w.path))}[/] "
             f"[dim]({len(w.members)} files, {len(w.binaries)} native, "
             f"{format_bytes(w.total_compressed)} compressed / {format_bytes(w.total_size)} "
             f"installed; {promise})[/]",

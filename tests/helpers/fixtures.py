@@ -1,0 +1,329 @@
+"""The catalogue of fixture wheels: one (at least) per check that triggers it, and one clean.
+
+Each :class:`WheelFixture` names the checks it must trigger, exactly; the golden snapshots
+(``tests/golden/<name>.json``) and the per-check tests both read this one table, so a fixture
+cannot drift between them. Libraries come from :data:`LIBS`, compiled once per session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .clibs import EM_AARCH64, TVMFFI_SOURCE, Compiler, LibSpec, retarget, truncated
+from .wheels import DEFAULT_TAG, RecordTweaks, build_wheel
+
+__all__ = [
+    "BY_NAME",
+    "FFI_REQ",
+    "FIXTURES",
+    "INIT",
+    "LIBS",
+    "BuiltFixture",
+    "WheelFixture",
+    "build_fixtures",
+]
+
+FFI_REQ = "apache-tvm-ffi>=0.1.12,<0.2"
+
+LIBS: tuple[tuple[str, LibSpec], ...] = (
+    ("libdemo.so", LibSpec(source="int demo_add(int a, int b) { return a + b; }\n",
+                           soname="libdemo.so")),
+    ("_ext.abi3.so", LibSpec(
+        source="int demo_add(int, int);\nint ext_call(int x) { return demo_add(x, 1); }\n",
+        rpath=("$ORIGIN/lib",), link=("libdemo.so",))),
+    ("libfoo_a.so", LibSpec(source="int foo(void) { return 1; }\n", soname="libfoo.so")),
+    ("libfoo_b.so", LibSpec(source="int foo(void) { return 2; }\nint foo2(void) { return 3; }\n",
+                            soname="libfoo.so")),
+    ("libnosoname.so", LibSpec(source="int nosoname(void) { return 7; }\n")),
+    ("libbid_a.so", LibSpec(source="int bid_a(void) { return 1; }\n", soname="libbid_a.so",
+                            build_id="5eed" + "0" * 35 + "1")),
+    ("libbid_b.so", LibSpec(source="long bid_b(long x) { return x * 3; }\n",
+                            soname="libbid_b.so", build_id="5eed" + "0" * 35 + "1")),
+    ("libtvm_ffi.so", LibSpec(source=TVMFFI_SOURCE, soname="libtvm_ffi.so")),
+    # What `auditwheel repair` makes of libtvm_ffi.so when it is not excluded: a copy in
+    # <pkg>.libs/ renamed with a hash, and DT_RPATH on its users pointing there.
+    ("libtvm_ffi-1a2b3c4d.so", LibSpec(source=TVMFFI_SOURCE, soname="libtvm_ffi-1a2b3c4d.so")),
+    ("_graft_user.abi3.so", LibSpec(
+        source="int TVMFFIObjectIncRef(void *);\n"
+               "int use_ffi(void *p) { return TVMFFIObjectIncRef(p); }\n",
+        rpath=("$ORIGIN/../demo.libs",), new_dtags=False, link=("libtvm_ffi-1a2b3c4d.so",))),
+    ("libembed.so", LibSpec(source=TVMFFI_SOURCE + "int embed_kernel(void) { return 0; }\n",
+                            soname="libembed.so")),
+    ("librpath_abs.so", LibSpec(source="int abs_fn(void) { return 0; }\n",
+                                soname="librpath_abs.so",
+                                rpath=("/home/runner/work/demo/build/lib", "/usr/local/lib"))),
+    ("librpath_abs_old.so", LibSpec(source="int abs_old(void) { return 0; }\n",
+                                    soname="librpath_abs_old.so", rpath=("/usr/local/lib",),
+                                    new_dtags=False)),
+    ("librpath_cwd.so", LibSpec(source="int cwd_fn(void) { return 0; }\n",
+                                soname="librpath_cwd.so", rpath=("", "$ORIGIN", "lib"))),
+    ("librpath_escape.so", LibSpec(source="int esc(void) { return 0; }\n",
+                                   soname="librpath_escape.so",
+                                   rpath=("$ORIGIN", "$ORIGIN/../../../.."))),
+    ("librpath_other.so", LibSpec(source="int other(void) { return 0; }\n",
+                                  soname="librpath_other.so",
+                                  rpath=("$ORIGIN", "$ORIGIN/../../tvm_ffi/lib"))),
+    ("librpath_missing.so", LibSpec(source="int miss(void) { return 0; }\n",
+                                    soname="librpath_missing.so", rpath=("$ORIGIN/missing",))),
+    ("libneeds_foo.so", LibSpec(source="int foo(void);\nint needs_foo(void) { return foo(); }\n",
+                                soname="libneeds_foo.so", rpath=("$ORIGIN",),
+                                link=("libfoo_a.so",))),
+    ("libneeds_tvmffi.so", LibSpec(
+        source="int TVMFFIObjectIncRef(void *);\n"
+               "int use_ffi(void *p) { return TVMFFIObjectIncRef(p); }\n",
+        soname="libneeds_tvmffi.so", rpath=("$ORIGIN/../../tvm_ffi/lib",),
+        link=("libtvm_ffi.so",))),
+    ("libnew_glibc.so", LibSpec(
+        source="#include <dlfcn.h>\n"
+               "void *open_plugin(const char *p) { return dlopen(p, RTLD_NOW); }\n",
+        soname="libnew_glibc.so")),
+    ("libdebug.so", LibSpec(source="int dbg(int x) { int y = x * 2; return y + 1; }\n",
+                            soname="libdebug.so", debug=True)),
+    ("libsymtab.so", LibSpec(source="static int helper(int x) { return x; }\n"
+                                    "int sym(int x) { return helper(x) + 1; }\n",
+                             soname="libsymtab.so", debug=True, strip="--strip-debug")),
+    ("libstripped.so", LibSpec(source="int bare(void) { return 0; }\n", soname="libstripped.so",
+                               strip="--strip-all")),
+)
+
+Files = Callable[[Mapping[str, bytes]], dict[str, bytes]]
+
+
+def _pseudo_random(n: int) -> bytes:
+    """Incompressible but reproducible bytes (a size budget must see them at full size)."""
+    out = bytearray()
+    block = b"wheelguard"
+    while len(out) < n:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:n])
+
+
+INIT = {"demo/__init__.py": b'"""demo package."""\n'}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WheelFixture:
+    name: str
+    """Also the golden file's stem."""
+    files: Files
+    expect: frozenset[str]
+    """Exactly the check codes an audit with ``args`` reports."""
+    requires_dist: tuple[str, ...] = ()
+    tag: str = DEFAULT_TAG
+    record: RecordTweaks | None = None
+    args: tuple[str, ...] = ()
+    """Extra ``wheelguard audit`` options the snapshot is taken with."""
+    needs_glibc: tuple[int, int] | None = None
+    """The host glibc the fixture's libraries must be linked against to show the defect."""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltFixture:
+    spec: WheelFixture
+    path: Path
+    libs: Mapping[str, bytes] = field(repr=False)
+
+
+FIXTURES: tuple[WheelFixture, ...] = (
+    WheelFixture(
+        name="clean",
+        description="extension + bundled library found through $ORIGIN RUNPATH, headers",
+        files=lambda L: {**INIT, "demo/_ext.abi3.so": L["_ext.abi3.so"],
+                         "demo/lib/libdemo.so": L["libdemo.so"],
+                         "demo/include/demo.h": b"int demo_add(int, int);\n"},
+        requires_dist=("numpy>=1.24",),
+        expect=frozenset(),
+    ),
+    WheelFixture(
+        name="wg101_duplicate_soname",
+        description="two different builds both with SONAME libfoo.so",
+        files=lambda L: {**INIT, "demo/lib/libfoo.so": L["libfoo_a.so"],
+                         "demo/lib64/libfoo.so": L["libfoo_b.so"]},
+        expect=frozenset({"WG101"}),
+    ),
+    WheelFixture(
+        name="wg102_duplicate_content",
+        description="one library without SONAME shipped twice (a symlink turned into a copy)",
+        files=lambda L: {**INIT, "demo/lib/libnosoname.so": L["libnosoname.so"],
+                         "demo/lib/libnosoname.so.1": L["libnosoname.so"]},
+        expect=frozenset({"WG102"}),
+    ),
+    WheelFixture(
+        name="wg103_duplicate_build_id",
+        description="two different libraries linked with the same --build-id",
+        files=lambda L: {**INIT, "demo/lib/libbid_a.so": L["libbid_a.so"],
+                         "demo/lib/libbid_b.so": L["libbid_b.so"]},
+        expect=frozenset({"WG103"}),
+    ),
+    WheelFixture(
+        name="wg104_embedded_runtime_abi",
+        description="a library exporting TVMFFI* while requiring apache-tvm-ffi",
+        files=lambda L: {**INIT, "demo/lib/libembed.so": L["libembed.so"]},
+        requires_dist=(FFI_REQ,),
+        expect=frozenset({"WG104"}),
+    ),
+    WheelFixture(
+        name="wg104_embedded_runtime_abi_bundled",
+        description="a library exporting TVMFFI* next to a bundled libtvm_ffi.so",
+        files=lambda L: {**INIT, "demo/lib/libembed.so": L["libembed.so"],
+                         "demo/lib/libtvm_ffi.so": L["libtvm_ffi.so"]},
+        expect=frozenset({"WG104"}),
+    ),
+    WheelFixture(
+        name="wg105_bundled_provided_library",
+        description="libtvm_ffi.so bundled while METADATA requires apache-tvm-ffi",
+        files=lambda L: {**INIT, "demo/lib/libtvm_ffi.so": L["libtvm_ffi.so"]},
+        requires_dist=(FFI_REQ,),
+        expect=frozenset({"WG105"}),
+    ),
+    WheelFixture(
+        name="wg105_grafted_provided_library",
+        description="auditwheel's hashed graft of libtvm_ffi.so while requiring apache-tvm-ffi",
+        files=lambda L: {**INIT, "demo/_ext.abi3.so": L["_graft_user.abi3.so"],
+                         "demo.libs/libtvm_ffi-1a2b3c4d.so": L["libtvm_ffi-1a2b3c4d.so"]},
+        requires_dist=(FFI_REQ,),
+        expect=frozenset({"WG105"}),
+    ),
+    WheelFixture(
+        name="wg201_rpath_absolute",
+        description="RUNPATH into a build tree and /usr/local/lib; DT_RPATH /usr/local/lib",
+        files=lambda L: {**INIT, "demo/lib/librpath_abs.so": L["librpath_abs.so"],
+                         "demo/lib/librpath_abs_old.so": L["librpath_abs_old.so"]},
+        expect=frozenset({"WG201"}),
+    ),
+    WheelFixture(
+        name="wg202_rpath_cwd_relative",
+        description="RUNPATH ':$ORIGIN:lib': an empty and a relative entry",
+        files=lambda L: {**INIT, "demo/lib/librpath_cwd.so": L["librpath_cwd.so"]},
+        expect=frozenset({"WG202"}),
+    ),
+    WheelFixture(
+        name="wg203_rpath_escapes_root",
+        description="RUNPATH $ORIGIN/../../../.. from demo/lib",
+        files=lambda L: {**INIT, "demo/lib/librpath_escape.so": L["librpath_escape.so"]},
+        expect=frozenset({"WG203"}),
+    ),
+    WheelFixture(
+        name="wg204_rpath_other_distribution_declared",
+        description="RUNPATH $ORIGIN/../../tvm_ffi/lib with apache-tvm-ffi declared",
+        files=lambda L: {**INIT, "demo/lib/librpath_other.so": L["librpath_other.so"]},
+        requires_dist=(FFI_REQ,),
+        expect=frozenset({"WG204"}),
+    ),
+    WheelFixture(
+        name="wg204_rpath_other_distribution_undeclared",
+        description="RUNPATH $ORIGIN/../../tvm_ffi/lib without the dependency",
+        files=lambda L: {**INIT, "demo/lib/librpath_other.so": L["librpath_other.so"]},
+        expect=frozenset({"WG204"}),
+    ),
+    WheelFixture(
+        name="wg205_rpath_missing_dir",
+        description="RUNPATH $ORIGIN/missing",
+        files=lambda L: {**INIT, "demo/lib/librpath_missing.so": L["librpath_missing.so"]},
+        expect=frozenset({"WG205"}),
+    ),
+    WheelFixture(
+        name="wg301_needed_unresolved",
+        description="NEEDED libfoo.so, not shipped and provided by nobody",
+        files=lambda L: {**INIT, "demo/lib/libneeds_foo.so": L["libneeds_foo.so"]},
+        expect=frozenset({"WG301"}),
+    ),
+    WheelFixture(
+        name="wg301_needed_undeclared_provider",
+        description="NEEDED libtvm_ffi.so through $ORIGIN/../../tvm_ffi/lib, no Requires-Dist",
+        files=lambda L: {**INIT, "demo/lib/libneeds_tvmffi.so": L["libneeds_tvmffi.so"]},
+        expect=frozenset({"WG204", "WG301"}),
+    ),
+    WheelFixture(
+        name="wg302_symbol_version_too_new",
+        description="dlopen@GLIBC_2.34 in a wheel tagged manylinux_2_17",
+        files=lambda L: {**INIT, "demo/lib/libnew_glibc.so": L["libnew_glibc.so"]},
+        expect=frozenset({"WG302"}),
+        needs_glibc=(2, 34),
+    ),
+    WheelFixture(
+        name="wg401_vendored_artifacts",
+        description="3rdparty trees shipping sources, CMake, objects, tests and docs",
+        files=lambda _L: {
+            **INIT,
+            "demo/3rdparty/tvm/CMakeLists.txt": b"project(tvm)\n",
+            "demo/3rdparty/tvm/src/runtime/module.cc": b"// runtime module\nint m;\n",
+            "demo/3rdparty/tvm/build/CMakeFiles/module.cc.o": b"\x00" * 64,
+            "demo/3rdparty/tvm/tests/python/test_basic.py": b"def test(): pass\n",
+            "demo/3rdparty/tvm/docs/index.rst": b"TVM\n===\n",
+            "demo/3rdparty/tvm/include/tvm/runtime/module.h": b"#pragma once\n",
+            "demo/3rdparty/tvm/python/tvm/__init__.py": b"",
+            "demo/3rdparty/cutlass/include/cute/tensor.hpp": b"#pragma once\n",
+            "demo/3rdparty/cutlass/tools/util/reference.cu": b"__global__ void k() {}\n",
+        },
+        expect=frozenset({"WG401"}),
+    ),
+    WheelFixture(
+        name="wg402_build_artifacts",
+        description="sources, CMake files and a build directory outside vendored trees",
+        files=lambda _L: {
+            **INIT,
+            "demo/CMakeLists.txt": b"project(demo)\n",
+            "demo/src/kernel.cu": b"__global__ void k() {}\n",
+            "demo/build/CMakeCache.txt": b"CMAKE_BUILD_TYPE:STRING=Release\n",
+            "demo/tests/test_demo.py": b"def test(): pass\n",
+        },
+        expect=frozenset({"WG402"}),
+    ),
+    WheelFixture(
+        name="wg403_foreign_arch",
+        description="an aarch64 ELF (e_machine EM_AARCH64) in an x86_64 wheel",
+        files=lambda L: {**INIT, "demo/lib/libdemo_arm64.so": retarget(L["libdemo.so"],
+                                                                       EM_AARCH64)},
+        expect=frozenset({"WG403"}),
+    ),
+    WheelFixture(
+        name="wg404_debug_info",
+        description="a library compiled with -g",
+        files=lambda L: {**INIT, "demo/lib/libdebug.so": L["libdebug.so"]},
+        expect=frozenset({"WG404"}),
+    ),
+    WheelFixture(
+        name="wg405_unreadable_binary",
+        # Cut right after the ELF header: the error is the same whatever gcc laid out next.
+        description="an ELF library cut after its 64-byte header",
+        files=lambda L: {**INIT, "demo/lib/libdemo.so": truncated(L["libdemo.so"], 64)},
+        expect=frozenset({"WG405"}),
+    ),
+    WheelFixture(
+        name="wg501_record_mismatch",
+        description="wrong hash, wrong size, unlisted member, absent entry, RECORD hashing itself",
+        files=lambda _L: {**INIT, "demo/a.py": b"A = 1\n", "demo/b.py": b"B = 2\n",
+                          "demo/c.py": b"C = 3\n"},
+        record=RecordTweaks(wrong_hash=frozenset({"demo/a.py"}), omit=frozenset({"demo/b.py"}),
+                            wrong_size=frozenset({"demo/c.py"}), extra=("demo/gone.py",),
+                            self_hash=True),
+        expect=frozenset({"WG501"}),
+    ),
+    WheelFixture(
+        name="wg601_size_budget",
+        description="16 KiB of incompressible data against 4 KiB budgets",
+        files=lambda _L: {**INIT, "demo/data/blob.bin": _pseudo_random(16 << 10)},
+        args=("--size-budget", "4KiB", "--installed-size-budget", "4KiB"),
+        expect=frozenset({"WG601"}),
+    ),
+)
+
+BY_NAME: Mapping[str, WheelFixture] = {f.name: f for f in FIXTURES}
+
+
+def build_fixtures(compiler: Compiler, dest: Path) -> dict[str, BuiltFixture]:
+    """Compile every library once and pack every fixture wheel (each in its own directory, so
+    two fixtures may share a wheel file name)."""
+    libs = compiler.build_all(LIBS)
+    out: dict[str, BuiltFixture] = {}
+    for fx in FIXTURES:
+        path = build_wheel(dest / fx.name, fx.files(libs), tag=fx.tag,
+                           requires_dist=fx.requires_dist, record=fx.record)
+        out[fx.name] = BuiltFixture(fx, path, libs)
+    return out
