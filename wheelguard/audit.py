@@ -10,11 +10,15 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .checks import AuditContext, make_context, run_checks
 from .model import Finding, Severity, Wheel
 from .rules import lookup_rule
 from .scan import ProgressFn, scan_wheel
+
+if TYPE_CHECKING:
+    from .wheelhouse import ProviderLookup
 
 __all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_wheel"]
 
@@ -31,6 +35,10 @@ class AuditOptions:
     installed_budget: int | None = None
     python: str | None = None
     """Python version ("3.12") for evaluating Requires-Dist markers; default: the running one."""
+    providers: ProviderLookup | None = None
+    """Where dependency wheels come from; set, the linkage checks (WG7xx) run."""
+    extras: tuple[str, ...] = ()
+    """Extras whose Requires-Dist count as declared in the linkage analysis."""
 
     @staticmethod
     def codes(keys: Iterable[str]) -> frozenset[str]:
@@ -71,6 +79,13 @@ def audit_wheel(
         installed_budget=options.installed_budget,
         python=options.python,
     )
+    if options.providers is not None:
+        from .linkage import analyse_linkage
+
+        ctx = replace(ctx, linkage=analyse_linkage(
+            wheel, options.providers, python=options.python, extras=options.extras,
+            platform=ctx.platform, providers=ctx.providers,
+        ))
     findings = run_checks(ctx)
     if options.select:
         findings = tuple(f for f in findings if f.check in options.select)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
 
-__all__ = ["PlatformPolicy", "platform_policy", "split_symbol_version"]
+__all__ = ["PlatformPolicy", "linux_platforms", "platform_policy", "split_symbol_version"]
 
 _LINUX_TAG = re.compile(
     r"^(?P<family>manylinux|musllinux)_(?P<maj>\d+)_(?P<min>\d+)_(?P<arch>.+)$"
@@ -133,3 +133,43 @@ def _broadest(arch: str) -> PlatformPolicy | None:
         return PlatformPolicy(name=f"linux_{arch}", arch=arch, whitelist=frozenset())
     newest = list(policies)[1]  # sorted by priority: [linux, newest glibc (broadest), ...]
     return PlatformPolicy(name=f"linux_{arch}", arch=arch, whitelist=frozenset(newest.whitelist))
+
+
+def linux_platforms(arch: str, *, musl: bool = False) -> tuple[str, ...]:
+    """Every platform tag auditwheel knows for ``arch`` and the libc, newest first, each followed
+    by its legacy aliases, and ``linux_<arch>`` last.
+
+    pip's ``--platform`` takes tags literally (``manylinux_2_28`` does not imply
+    ``manylinux_2_17``), so asking which dependency wheels fit some system of a family means
+    naming every tag of it; the linkage analysis does, in this order of preference.
+    """
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    try:
+        architecture = Architecture(arch)
+    except ValueError:
+        return (f"linux_{arch}",)
+    names: list[str] = []
+    if musl:
+        # auditwheel filters musl policies to one version, so ask for each in turn.
+        for minor in range(9, -1, -1):
+            try:
+                pol = WheelPolicies(
+                    libc=Libc.MUSL, arch=architecture, musl_policy=f"musllinux_1_{minor}"
+                ).get_policy_by_name(f"musllinux_1_{minor}_{arch}")
+            except (AssertionError, LookupError, ValueError):
+                continue
+            if pol is not None:
+                names.append(pol.name)
+    else:
+        # PEP 600 tags exist for every glibc minor, not only those auditwheel has a policy for.
+        aliases: dict[int, tuple[str, ...]] = {}
+        for pol in WheelPolicies(libc=Libc.GLIBC, arch=architecture):
+            m = _LINUX_TAG.match(pol.name)
+            if m is not None:
+                aliases[int(m["min"])] = tuple(pol.aliases)
+        for minor in range(max(aliases, default=4), 4, -1):
+            names.extend((f"manylinux_2_{minor}_{arch}", *aliases.get(minor, ())))
+    return (*names, f"linux_{arch}")

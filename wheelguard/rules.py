@@ -123,6 +123,51 @@ _ALL = (
     Rule("WG601", "size-budget", E,
          "The wheel is larger than the size budget.",
          "See the largest trees in the finding's data; strip what does not run."),
+    # 7xx: linkage across wheels (only with --wheelhouse/--download: real provider wheels)
+    Rule("WG701", "provider-undeclared", E,
+         "A library is found only through an RPATH/RUNPATH entry into a distribution the wheel "
+         "does not declare, or declares only under an extra.",
+         "Declare the provider in Requires-Dist (unconditionally, with a version range)."),
+    Rule("WG702", "provider-soname-missing", E,
+         "A version the declared range admits does not ship the SONAME the wheel needs "
+         "(the provider changed or versioned its SONAME).",
+         "Narrow the range to versions that ship it, or rebuild against the SONAME all of "
+         "them ship."),
+    Rule("WG703", "provider-symbols-missing", E,
+         "A version the declared range admits does not export symbols the wheel imports from "
+         "it (symbol versions compared where the provider defines them).",
+         "Narrow the range to versions that export them, or stop using the removed API."),
+    Rule("WG704", "provider-duplicate", E,
+         "One SONAME, or one runtime's C ABI (TVMFFI*), is provided by more than one "
+         "distribution of the install (the wheel and a dependency, or two dependencies).",
+         "Keep one provider: drop the bundled or statically linked copy and depend on the "
+         "distribution that owns the runtime."),
+    Rule("WG705", "provider-range-unbounded", W,
+         "Mangled C++ symbols are imported from a provider whose declared range has no upper "
+         "bound: C++ ABIs change in minor releases and the loader cannot tell.",
+         "Cap the range (e.g. <0.2) and raise the cap only after checking the new version."),
+    Rule("WG706", "preload-dependent", Severity.INFO,
+         "A library is found only because an object with its SONAME is already loaded (the "
+         "package imports the provider first): in every layout, or in the layouts where the "
+         "wheel and the provider sit in different directories.",
+         "Prove the import order with `wheelguard smoke`; keep the provider import ahead of "
+         "loading the library."),
+    Rule("WG707", "layout-unresolved", W,
+         "A dependency's library is found when everything shares one site-packages, but not "
+         "at all (not even by preloading) when the wheel and the provider are installed apart "
+         "(--system-site-packages, --target, --user).",
+         "Load the provider's library before yours (import the provider), or make the NEEDED "
+         "name match the SONAME the provider's library carries."),
+    Rule("WG708", "manylinux-verdict", Severity.INFO,
+         "The platform tag recomputed with the declared providers' libraries counted as "
+         "present; an error when the tag the wheel carries does not hold.",
+         "Build in the manylinux image of the tag, or declare the providers of the libraries "
+         "outside the tag's whitelist."),
+    Rule("WG709", "provider-unchecked", Severity.INFO,
+         "A provider of a needed library could not be checked: skipped, too large, no "
+         "compatible wheel in the declared range, or the download failed.",
+         "Put its wheels in the --wheelhouse, or allow --download; a range no wheel satisfies "
+         "cannot be installed from binaries."),
 )
 
 RULES: Mapping[str, Rule] = {r.code: r for r in _ALL}

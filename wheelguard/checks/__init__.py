@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.requirements import Requirement
 
@@ -16,6 +16,9 @@ from ..model import Finding, Wheel
 from ..platform import PlatformPolicy, platform_policy
 from ..providers import KnownProvider, declared, known_providers
 from ..resolve import Layout
+
+if TYPE_CHECKING:
+    from ..linkage import Linkage
 
 __all__ = ["CHECKS", "AuditContext", "Check", "make_context", "run_checks"]
 
@@ -36,6 +39,9 @@ class AuditContext:
     """Most bytes the wheel file may take (compressed)."""
     installed_budget: int | None = None
     """Most bytes the installed members may take."""
+    linkage: Linkage | None = None
+    """Dependency wheels read and the loader emulated (``--wheelhouse``/``--download``); None
+    keeps the audit hermetic and the WG7xx checks silent."""
 
 
 class Check(Protocol):
@@ -65,9 +71,10 @@ def make_context(
 
 
 def _registry() -> tuple[Check, ...]:
-    from . import artifacts, duplicates, needed, record, rpath, size
+    from . import artifacts, duplicates, linkage, needed, record, rpath, size
 
-    return (duplicates.run, rpath.run, needed.run, artifacts.run, record.run, size.run)
+    return (duplicates.run, rpath.run, needed.run, artifacts.run, record.run, size.run,
+            linkage.run)
 
 
 CHECKS: tuple[Check, ...] = _registry()

@@ -1,0 +1,317 @@
+"""Where dependency wheels come from: a local wheelhouse, or ``pip download`` into a cache.
+
+The linkage analysis (:mod:`wheelguard.linkage`) reads real wheels of the distributions a
+wheel depends on. They come from directories of wheels (``--wheelhouse DIR``: no network at
+all) or from pip (``--download``). Only pip talks to an index, so whatever the machine
+configures for pip (a mirror, ``find-links``, certificates) applies; nothing here speaks HTTP.
+Which versions exist is pip's answer to ``pip index versions`` for the target's platform tags
+and Python; a downloaded wheel lands in the shared wheel cache (``WHEELGUARD_WHEEL_CACHE``,
+else ``~/.cache/wheelguard/wheels``), which later runs read before asking pip again.
+
+"Compatible" means installable on *some* system of the family the consumer wheel targets: a
+``manylinux_2_27`` consumer may meet a dependency wheel tagged ``manylinux_2_34`` on a newer
+machine, so every glibc level counts, preferred newest first (the wheel pip picks there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from .archive import WheelArchive
+from .errors import InvalidWheel, UsageError, WheelguardError
+from .model import Wheel
+from .platform import linux_platforms
+from .units import format_bytes
+
+__all__ = [
+    "LocalWheel",
+    "ProviderLookup",
+    "ProviderUnavailable",
+    "Target",
+    "add_provider_options",
+    "cache_dir",
+    "provider_lookup",
+    "target_for",
+]
+
+_LINUX = re.compile(r"^(?P<family>many|musl)?linux(?:_\d+_\d+|1|2010|2014)?_(?P<arch>.+)$")
+_PYTHON = re.compile(r"^(?P<major>\d)\.(?P<minor>\d{1,2})$")
+_AVAILABLE = re.compile(r"^Available versions:\s*(?P<versions>.*)$", re.MULTILINE)
+_NO_MATCH = ("No matching distribution found", "Could not find a version")
+
+DEFAULT_MAX_WHEEL_SIZE = 1 << 30
+"""Wheels above this are not read: a provider that large (torch) is skipped, and said so."""
+
+
+class ProviderUnavailable(WheelguardError, RuntimeError):
+    """A dependency wheel could not be listed or obtained; the analysis records the reason
+    and goes on without it (a finding says the provider was not checked)."""
+
+
+def cache_dir() -> Path:
+    """The wheel cache shared with the published-wheel test fixture."""
+    env = os.environ.get("WHEELGUARD_WHEEL_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "wheelguard" / "wheels"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The interpreter and platform family dependency wheels must install on."""
+
+    python: str
+    """``X.Y``: markers are evaluated and wheels matched for this Python."""
+    platforms: tuple[str, ...]
+    """Platform tags, most preferred first (pip's ``--platform`` list, in order)."""
+    tags: tuple[Tag, ...]
+    _rank: Mapping[Tag, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rank: dict[Tag, int] = {}
+        for i, tag in enumerate(self.tags):
+            rank.setdefault(tag, i)
+        object.__setattr__(self, "_rank", types.MappingProxyType(rank))
+
+    @classmethod
+    def of(cls, platforms: Iterable[str], python: str) -> Target:
+        m = _PYTHON.match(python)
+        if m is None:
+            raise UsageError(f"--python wants X.Y (e.g. 3.12), not {python!r}")
+        version = (int(m["major"]), int(m["minor"]))
+        plats = tuple(platforms)
+        tags = (
+            *cpython_tags(version, platforms=plats),
+            *compatible_tags(version, interpreter=f"cp{version[0]}{version[1]}", platforms=plats),
+        )
+        return cls(python=python, platforms=plats, tags=tags)
+
+    def rank(self, tags: Iterable[Tag]) -> int | None:
+        """Preference of a wheel with these tags (lower is better); None: not installable."""
+        ranks = [self._rank[t] for t in tags if t in self._rank]
+        return min(ranks) if ranks else None
+
+
+def target_for(wheel: Wheel, python: str | None = None) -> Target:
+    """Dependencies of ``wheel`` must fit its platform family, on any system of that family."""
+    py = python or f"{sys.version_info.major}.{sys.version_info.minor}"
+    linux = [m for m in (_LINUX.match(p) for p in sorted(wheel.platforms)) if m is not None]
+    if not linux:
+        return Target.of(sorted(wheel.platforms), py)
+    arch = linux[0]["arch"]
+    musl = any(m["family"] == "musl" for m in linux)
+    return Target.of(linux_platforms(arch, musl=musl), py)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalWheel:
+    """A wheel file on disk, known by its file name only (nothing read yet)."""
+
+    path: Path
+    name: NormalizedName
+    version: Version
+    tags: frozenset[Tag]
+    size: int
+
+
+def _local_wheels(directory: Path) -> tuple[LocalWheel, ...]:
+    found: list[LocalWheel] = []
+    for path in sorted(directory.glob("*.whl")):
+        try:
+            name, version, _build, tags = parse_wheel_filename(path.name)
+        except InvalidWheelFilename:
+            continue
+        found.append(LocalWheel(path, name, version, tags, path.stat().st_size))
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderLookup:
+    """Where to look for dependency wheels, and what not to fetch.
+
+    The lookup itself holds no state: directories are listed when asked, so a wheel pip adds
+    to the cache is seen by the next question.
+    """
+
+    wheelhouses: tuple[Path, ...] = ()
+    download: bool = False
+    cache: Path | None = None
+    """Download cache; default :func:`cache_dir`. Read as a wheelhouse when downloading."""
+    skip: tuple[str, ...] = ()
+    """Distribution names or globs (``torch``, ``nvidia-*``) never fetched or read."""
+    max_wheel_size: int = DEFAULT_MAX_WHEEL_SIZE
+    pip: tuple[str, ...] = (sys.executable, "-m", "pip")
+    timeout: float = 900.0
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache or cache_dir()
+
+    def skipped(self, name: str) -> bool:
+        canonical = canonicalize_name(name)
+        return any(fnmatch.fnmatchcase(canonical, canonicalize_name(p)) for p in self.skip)
+
+    def _dirs(self) -> tuple[Path, ...]:
+        dirs = list(self.wheelhouses)
+        if self.download:
+            dirs.append(self.cache_path)
+        return tuple(d for d in dirs if d.is_dir())
+
+    def local(self, name: str, target: Target) -> tuple[LocalWheel, ...]:
+        """Compatible local wheels of ``name``, best tag first within each version."""
+        canonical = canonicalize_name(name)
+        found = [w for d in self._dirs() for w in _local_wheels(d)
+                 if w.name == canonical and target.rank(w.tags) is not None]
+        return tuple(sorted(found, key=lambda w: (w.version, target.rank(w.tags) or 0)))
+
+    def distributions(self, target: Target) -> frozenset[NormalizedName]:
+        """Every distribution with a compatible wheel in a local directory."""
+        return frozenset(w.name for d in self._dirs() for w in _local_wheels(d)
+                         if target.rank(w.tags) is not None)
+
+    def member_names(self, name: str, target: Target) -> frozenset[str]:
+        """Member paths of the local wheels of ``name``, from their central directories only;
+        how the analysis tells, without reading a byte of payload, whether a wheel in a
+        wheelhouse ships a library some binary needs. Cheap at any size, so the size limit
+        does not apply: a provider too large to read is still named as unchecked."""
+        names: set[str] = set()
+        for w in self.local(name, target):
+            try:
+                with WheelArchive(w.path) as archive:
+                    names.update(archive.names())
+            except InvalidWheel:
+                continue
+        return frozenset(names)
+
+    def versions(self, name: str, target: Target) -> tuple[Version, ...]:
+        """Versions with a compatible wheel, ascending: the local ones, plus pip's list when
+        downloading. Raises :class:`ProviderUnavailable` when pip cannot answer."""
+        found = {w.version for w in self.local(name, target)}
+        if self.download:
+            found.update(self._index_versions(name, target))
+        return tuple(sorted(found))
+
+    def obtain(self, name: str, version: Version, target: Target) -> Path:
+        """The best compatible wheel of ``name==version``: local if present, else downloaded
+        into the cache. Raises :class:`ProviderUnavailable` with the reason."""
+        local = [w for w in self.local(name, target) if w.version == version]
+        if not local and self.download:
+            self._download(name, version, target)
+            local = [w for w in self.local(name, target) if w.version == version]
+        if not local:
+            where = "the wheelhouse" + (" or the index" if self.download else "")
+            raise ProviderUnavailable(f"no compatible wheel of {name}=={version} in {where}")
+        best = min(local, key=lambda w: target.rank(w.tags) or 0)
+        if best.size > self.max_wheel_size:
+            raise ProviderUnavailable(
+                f"{best.path.name} is {format_bytes(best.size)}, over the "
+                f"{format_bytes(self.max_wheel_size)} limit for provider wheels"
+            )
+        return best.path
+
+    def _pip(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+        cmd = [*self.pip, *args, "--disable-pip-version-check"]
+        try:
+            return subprocess.run(
+                cmd, capture_output=True, text=True, check=False, timeout=self.timeout
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ProviderUnavailable(f"{' '.join(cmd[:4])}: {e}") from None
+
+    def _target_args(self, target: Target) -> list[str]:
+        args = ["--only-binary=:all:", "--python-version", target.python]
+        for platform in target.platforms:
+            args += ["--platform", platform]
+        return args
+
+    def _index_versions(self, name: str, target: Target) -> tuple[Version, ...]:
+        proc = self._pip(["index", "versions", name, *self._target_args(target)])
+        if proc.returncode != 0:
+            if any(s in proc.stderr for s in _NO_MATCH):
+                return ()
+            raise ProviderUnavailable(
+                f"pip index versions {name} failed (rc {proc.returncode}): "
+                f"{_last_line(proc.stderr)}"
+            )
+        m = _AVAILABLE.search(proc.stdout)
+        if m is None:
+            return ()
+        return tuple(Version(v.strip()) for v in m["versions"].split(",") if v.strip())
+
+    def _download(self, name: str, version: Version, target: Target) -> None:
+        cache = self.cache_path
+        cache.mkdir(parents=True, exist_ok=True)
+        # A temporary directory beside the cache: a failed or interrupted download never
+        # leaves a partial wheel where the next run would read it.
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp:
+            proc = self._pip(["download", f"{name}=={version}", "--no-deps", "-q", "-d", tmp,
+                              *self._target_args(target)])
+            got = sorted(Path(tmp).glob("*.whl"))
+            if proc.returncode != 0 or not got:
+                raise ProviderUnavailable(
+                    f"pip download {name}=={version} failed (rc {proc.returncode}): "
+                    f"{_last_line(proc.stderr)}"
+                )
+            for path in got:
+                path.replace(cache / path.name)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def add_provider_options(p: argparse.ArgumentParser) -> None:
+    """The options that switch the linkage analysis on (audit and ``show --deps``)."""
+    from .options import size_arg
+
+    g = p.add_argument_group(
+        "dependency wheels (linkage analysis)",
+        "With --wheelhouse or --download, wheels of the distributions that provide the libraries "
+        "the wheel needs are read too: at the lowest and highest version the declared range "
+        "admits, and the newest.",
+    )
+    g.add_argument("--wheelhouse", action="append", default=[], metavar="DIR",
+                   help="read dependency wheels from this directory (repeatable; no network)")
+    g.add_argument("--download", action="store_true",
+                   help="let pip download dependency wheels into the wheel cache "
+                        "(WHEELGUARD_WHEEL_CACHE, default ~/.cache/wheelguard/wheels)")
+    g.add_argument("--skip", action="append", default=[], metavar="NAME",
+                   help="never fetch or read this distribution (name or glob; repeatable)")
+    g.add_argument("--extra", action="append", default=[], metavar="EXTRA",
+                   help="count the Requires-Dist of this extra as declared (repeatable)")
+    g.add_argument("--max-provider-size", type=size_arg, default=DEFAULT_MAX_WHEEL_SIZE,
+                   metavar="SIZE", help=f"leave provider wheels larger than this unread "
+                                        f"(default {format_bytes(DEFAULT_MAX_WHEEL_SIZE)})")
+
+
+def provider_lookup(args: argparse.Namespace) -> ProviderLookup | None:
+    """The lookup the options ask for; None when neither --wheelhouse nor --download is given
+    (the audit then stays hermetic)."""
+    wheelhouses = tuple(Path(d) for d in args.wheelhouse)
+    for d in wheelhouses:
+        if not d.is_dir():
+            raise UsageError(f"--wheelhouse {d}: not a directory")
+    if not wheelhouses and not args.download:
+        return None
+    return ProviderLookup(
+        wheelhouses=wheelhouses, download=bool(args.download), skip=tuple(args.skip),
+        max_wheel_size=int(args.max_provider_size),
+    )
