@@ -47,6 +47,9 @@ def configure_parser(sub: Any) -> None:
                    help="Python version for evaluating Requires-Dist markers (default: running)")
     p.add_argument("--no-hints", action="store_true", help="leave out fix hints in text output")
     add_policy_option(p)
+    from .wheelhouse import add_provider_options
+
+    add_provider_options(p)
     p.set_defaults(func=execute)
 
 
@@ -77,6 +80,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .audit import AuditOptions, AuditResult, audit_wheel
     from .report.json import render_json
     from .report.text import render_text
+    from .wheelhouse import provider_lookup
 
     options = AuditOptions(
         select=_codes(args.select),
@@ -84,6 +88,8 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         size_budget=args.size_budget,
         installed_budget=args.installed_size_budget,
         python=args.python,
+        providers=provider_lookup(args),
+        extras=tuple(args.extra),
     )
     post = policy_filter(args.policy)
     wheels = expand_wheels(args.wheels)
@@ -100,15 +106,21 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 results.append(audit_wheel(w, options, progress=advance, post=post))
             except InvalidWheel as e:
                 errors.append((w, e.reason))
+    for w, reason in errors:
+        # The report (stdout or --output) lists these too; stderr is where a CI log reader
+        # and a calling script look for why the exit code is 2: one line per wheel.
+        print(f"wheelguard: error: {w}: {' '.join(reason.split())}", file=sys.stderr)
     fail_on = args.fail_on
     if args.format == "json":
         text = render_json(results, errors, fail_on=fail_on)
         _emit(text, args.output)
     elif args.output:
-        console = Console(record=True, width=120, force_terminal=False)
-        with console.capture():
+        # Capture.get() holds what was printed; export_text() would see an empty record,
+        # because captured output never reaches the record buffer.
+        console = Console(width=120, force_terminal=False)
+        with console.capture() as capture:
             render_text(console, results, errors, fail_on=fail_on, verbose=not args.no_hints)
-        _emit(console.export_text(), args.output)
+        _emit(capture.get(), args.output)
     else:
         render_text(Console(), results, errors, fail_on=fail_on, verbose=not args.no_hints)
     if errors:

@@ -1,0 +1,103 @@
+"""``wheelguard policy check|flags|list``: validate policies and derive grafting flags.
+
+``flags`` turns the libraries a policy says pip provides (depend-on-pip rules) into the exclude
+options of the grafting tool of each platform, so one policy serves Linux, macOS and Windows:
+``$(wheelguard policy flags --for auditwheel)`` in a cibuildwheel repair command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .options import add_policy_option
+
+__all__ = ["TOOLS", "configure_parser", "exclude_flags", "execute"]
+
+TOOLS = ("auditwheel", "delocate", "delvewheel")
+
+_SUFFIX = re.compile(r"(\.so(\.[0-9*]+)*|\.dylib|\.dll)$", re.IGNORECASE)
+
+
+def configure_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "policy",
+        help="validate policy files; print the grafting excludes a policy implies",
+        description="Work with policy files (format: docs/policies.md).",
+    )
+    actions = p.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check", help="validate policy files (exit 0 valid, 2 with every problem listed)"
+    )
+    check.add_argument("files", nargs="+", metavar="FILE|NAME")
+    flags = actions.add_parser(
+        "flags", help="exclude options for auditwheel, delocate or delvewheel"
+    )
+    flags.add_argument("--for", dest="tool", choices=TOOLS, required=True)
+    add_policy_option(flags)
+    actions.add_parser("list", help="the shipped policies")
+    p.set_defaults(func=execute)
+
+
+def _stem(name: str) -> str:
+    return _SUFFIX.sub("", name)
+
+
+def exclude_flags(tool: str, libraries: Iterable[str]) -> list[str]:
+    """The options that keep ``libraries`` (SONAMEs or globs) out of ``tool``'s grafting."""
+    names = list(dict.fromkeys(libraries))
+    elf = [n for n in names if not n.lower().endswith((".dylib", ".dll"))]
+    dylib = [n for n in names if n.lower().endswith(".dylib")]
+    dll = [n for n in names if n.lower().endswith(".dll")]
+    if tool == "auditwheel":
+        return [arg for n in elf for arg in ("--exclude", n)]
+    if tool == "delocate":
+        # delocate's --exclude matches a substring of the library path: the stem suffices.
+        stems = dict.fromkeys(_stem(n) for n in (dylib or elf))
+        return [arg for s in stems for arg in ("--exclude", s)]
+    if tool == "delvewheel":
+        dlls = dll or [f"{_stem(n).removeprefix('lib')}.dll" for n in elf]
+        return ["--no-dll", ";".join(dict.fromkeys(dlls))] if dlls else []
+    msg = f"unknown tool {tool!r}"
+    raise ValueError(msg)
+
+
+def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .errors import InvalidPolicy, UsageError
+    from .model import Action
+    from .policy import load_policy, load_policy_set, shipped_policy_names
+
+    del parser
+    if args.policy_command == "list":
+        for name in shipped_policy_names():
+            print(f"{name:<12} {load_policy(name).description}")
+        return 0
+    if args.policy_command == "check":
+        problems: list[str] = []
+        for name in args.files:
+            try:
+                policy = load_policy(name, base_dir=Path.cwd())
+            except InvalidPolicy as e:
+                problems.extend(e.problems)
+                continue
+            print(f"{name}: ok ({len(policy.rules)} rules)")
+        if problems:
+            raise InvalidPolicy(problems)
+        return 0
+    policies = load_policy_set(args.policy, project_dir=Path.cwd())
+    if policies is None:
+        raise UsageError("no policy: pass --policy or name policies in [tool.wheelguard]")
+    libraries = [
+        g.pattern
+        for policy in policies.policies
+        for rule in policy.rules
+        if rule.action is Action.DEPEND_ON_PIP
+        for g in rule.match.libraries
+    ]
+    flags = exclude_flags(args.tool, libraries)
+    if flags:
+        print(" ".join(flags))
+    return 0

@@ -1,0 +1,109 @@
+"""``wheelguard repair WHEEL... -w OUTDIR``: apply the policy, write repaired wheels.
+
+Usable as cibuildwheel's ``repair-wheel-command`` (``wheelguard repair -w {dest_dir} {wheel}``):
+each input gives exactly one wheel of the same name in OUTDIR, written atomically, and the
+input is never modified. Exit 0 when every wheel was repaired (or needed nothing), 3 when the
+policy cannot be carried out (a fail rule, an expired waiver, an unsafe drop), 2 for unreadable
+wheels, policies or usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .options import add_policy_option
+
+if TYPE_CHECKING:
+    from .policy import PolicySet
+    from .repair import RepairResult
+
+__all__ = ["configure_parser", "execute", "policy_set_or_default"]
+
+
+def configure_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "repair",
+        help="apply a policy: strip, relink, depend on pip providers; write repaired wheels",
+        description="Repair wheels under a policy (default: what [tool.wheelguard] names, else "
+        "the shipped 'default' policy). Exit 0 repaired, 3 the policy cannot be carried out, "
+        "2 unreadable input or policy.",
+    )
+    p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs are expanded)")
+    p.add_argument("-w", "--wheel-dir", default="wheelhouse", metavar="OUTDIR",
+                   help="directory for the repaired wheels (default: wheelhouse)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would be done; write nothing")
+    p.add_argument("--python", metavar="X.Y",
+                   help="Python version for evaluating Requires-Dist markers (default: running)")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every dropped file")
+    add_policy_option(p)
+    p.set_defaults(func=execute)
+
+
+def policy_set_or_default(names: list[str]) -> PolicySet:
+    """The policies --policy or [tool.wheelguard] name, else the shipped ``default``."""
+    from .policy import PolicySet, load_policy, load_policy_set
+
+    policies = load_policy_set(names, project_dir=Path.cwd())
+    return policies if policies is not None else PolicySet((load_policy("default"),))
+
+
+def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .cli_audit import expand_wheels
+    from .errors import InvalidWheel, RepairError, WheelguardError
+    from .repair import repair_wheel
+
+    del parser
+    policies = policy_set_or_default(args.policy)
+    wheels = expand_wheels(args.wheels)
+    errors: list[WheelguardError] = []
+    for w in wheels:
+        try:
+            result = repair_wheel(w, args.wheel_dir, policies, dry_run=args.dry_run,
+                                  python=args.python)
+        except (RepairError, InvalidWheel) as e:
+            errors.append(e)
+            continue
+        _report(result, policies, verbose=args.verbose, python=args.python)
+    if not errors:
+        return 0
+    if len(errors) == 1 and len(wheels) == 1:
+        raise errors[0]
+    raise RepairError(f"{len(errors)} of {len(wheels)} wheels not repaired:\n  "
+                      + "\n  ".join(str(e) for e in errors))
+
+
+def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
+            python: str | None) -> None:
+    from .audit import AuditOptions, audit_wheel
+    from .repair import summary
+    from .units import format_bytes
+
+    name = result.source.name
+    if result.output is None:
+        print(f"{name}: dry run under {', '.join(policies.names)}: "
+              f"{'would change' if result.changed else 'nothing to change'}")
+    elif result.changed:
+        assert result.size_after is not None
+        print(f"{name}: repaired under {', '.join(policies.names)} -> {result.output} "
+              f"({format_bytes(result.size_before)} -> {format_bytes(result.size_after)})")
+    else:
+        what = "RECORD regenerated" if result.record_regenerated else "nothing to change"
+        print(f"{name}: no policy edits under {', '.join(policies.names)} ({what}) -> "
+              f"{result.output}")
+    steps = result.steps
+    lines = [f"{s.action:<13} {s.path}: {s.detail}  [{s.rule}]" for s in steps] if verbose \
+        else summary(steps)
+    for line in lines:
+        print(f"  {line}")
+    if result.output is None:
+        return
+    after = audit_wheel(result.output, AuditOptions(python=python), post=policies.assign)
+    live = [f for f in after.findings if f.waived is None]
+    if live:
+        worst = max(f.severity for f in live)
+        flags = " ".join(f"--policy {p.argument}" for p in policies.policies)
+        print(f"  {len(live)} finding(s) remain (worst: {worst.label}): wheelguard audit {flags} "
+              f"{result.output}")

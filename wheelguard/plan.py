@@ -1,0 +1,550 @@
+"""From a policy's decisions to a repair plan: which members go, which bytes change, how.
+
+Pure: it reads the scanned wheel, the audit context and the policy set's
+:class:`~wheelguard.policy.Decisions`, and returns a :class:`RepairPlan`; nothing is read from
+the archive and nothing is written. Edits are queued per member and a conflicting edit (two
+rules renaming one DT_NEEDED two ways, a Requires-Dist no version can satisfy) is rejected when
+it is queued, so :mod:`wheelguard.repair` applies a plan that is consistent by construction.
+
+A plan whose edits are already in place is empty: every edit is computed from what the wheel
+has now (entries, requirements), never from what the policy says in the abstract. That is what
+makes repairing a repaired wheel a no-op.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from packaging.requirements import Requirement
+from packaging.specifiers import Specifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from .checks import AuditContext
+from .errors import RepairError
+from .model import Action, ArchivePath, Binary, Finding
+from .policy import Decisions, PolicySet, Verdict, entry_kind, ungrafted
+from .resolve import install_path, resolve_binary
+
+__all__ = [
+    "ElfEdit",
+    "PlanConflict",
+    "PreloadEdit",
+    "RepairPlan",
+    "RequirementEdit",
+    "Step",
+    "has_upper_bound",
+    "make_plan",
+    "origin_entry",
+    "tighten",
+]
+
+
+class PlanConflict(RepairError):
+    """Two rules ask for incompatible edits of one member or one requirement."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One thing the repair does, as printed and recorded in ``.dist-info/wheelguard.json``."""
+
+    action: str
+    path: str | None
+    detail: str
+    rule: str
+    """``policy#n``: the rule that asked for it."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElfEdit:
+    """Everything done to one ELF member, applied in one strip and one patchelf call."""
+
+    path: ArchivePath
+    strip_debug: bool = False
+    tag: Literal["RPATH", "RUNPATH"] = "RUNPATH"
+    search_path: tuple[str, ...] | None = None
+    """The new entries of ``tag`` (None: unchanged; empty: remove the tag)."""
+    replace_needed: tuple[tuple[str, str], ...] = ()
+    remove_needed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementEdit:
+    provider: str
+    old: str | None
+    """The Requires-Dist as METADATA has it (None: add a new one)."""
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreloadEdit:
+    init: ArchivePath
+    """The package's ``__init__.py`` member."""
+    module: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepairPlan:
+    drops: tuple[ArchivePath, ...] = ()
+    elf: tuple[ElfEdit, ...] = ()
+    requirements: tuple[RequirementEdit, ...] = ()
+    preloads: tuple[PreloadEdit, ...] = ()
+    steps: tuple[Step, ...] = ()
+    failures: tuple[str, ...] = ()
+    """Why the repair cannot be done (fail rules, expired waivers, unsafe drops)."""
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.drops or self.elf or self.requirements or self.preloads)
+
+
+def origin_entry(binary_path: str, directory: str) -> str:
+    """The ``$ORIGIN``-relative entry that reaches install-root ``directory`` from a binary."""
+    origin = posixpath.dirname(install_path(binary_path)) or "."
+    rel = posixpath.relpath(posixpath.normpath(directory), origin)
+    return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
+
+
+# ---- version ranges -----------------------------------------------------------------------
+
+_Bound = tuple[Version, bool]  # (version, inclusive)
+
+
+def _bounds(spec: SpecifierSet) -> tuple[_Bound | None, _Bound | None]:
+    """The tightest lower and upper bound a specifier set states (``!=`` and ``===`` aside)."""
+    lower: _Bound | None = None
+    upper: _Bound | None = None
+
+    def lo(b: _Bound) -> None:
+        nonlocal lower
+        if lower is None or b[0] > lower[0] or (b[0] == lower[0] and not b[1]):
+            lower = b
+
+    def hi(b: _Bound) -> None:
+        nonlocal upper
+        if upper is None or b[0] < upper[0] or (b[0] == upper[0] and not b[1]):
+            upper = b
+
+    for s in spec:
+        op, text = s.operator, s.version
+        try:
+            if text.endswith(".*"):
+                base = Version(text[:-2])
+                if op == "==":
+                    parts = list(base.release)
+                    lo((base, True))
+                    hi((Version(".".join(map(str, [*parts[:-1], parts[-1] + 1]))), False))
+                continue
+            v = Version(text)
+        except InvalidVersion:
+            continue
+        if op == ">=":
+            lo((v, True))
+        elif op == ">":
+            lo((v, False))
+        elif op == "<=":
+            hi((v, True))
+        elif op == "<":
+            hi((v, False))
+        elif op == "==":
+            lo((v, True))
+            hi((v, True))
+        elif op == "~=":
+            parts = list(v.release)
+            lo((v, True))
+            if len(parts) >= 2:
+                hi((Version(".".join(map(str, [*parts[:-2], parts[-2] + 1]))), False))
+    return lower, upper
+
+
+def has_upper_bound(spec: SpecifierSet) -> bool:
+    return _bounds(spec)[1] is not None or any(s.operator == "===" for s in spec)
+
+
+def _implied(existing: SpecifierSet, s: Specifier) -> bool:
+    if str(s) in {str(x) for x in existing}:
+        return True
+    lower, upper = _bounds(existing)
+    try:
+        v = Version(s.version)
+    except InvalidVersion:
+        return False
+    match s.operator:
+        case ">=":
+            return lower is not None and lower[0] >= v
+        case ">":
+            return lower is not None and (lower[0] > v or (lower[0] == v and not lower[1]))
+        case "<=":
+            return upper is not None and upper[0] <= v
+        case "<":
+            return upper is not None and (upper[0] < v or (upper[0] == v and not upper[1]))
+    return False
+
+
+def tighten(existing: SpecifierSet, wanted: SpecifierSet) -> SpecifierSet:
+    """``existing`` plus each specifier of ``wanted`` it does not already imply.
+
+    A fixpoint: tightening the result by the same ``wanted`` returns it unchanged. ValueError
+    when no version can satisfy both.
+    """
+    added = [s for s in wanted if not _implied(existing, s)]
+    result = SpecifierSet(",".join([*(str(s) for s in existing), *(str(s) for s in added)]))
+    lower, upper = _bounds(result)
+    if lower is not None and upper is not None and (
+        lower[0] > upper[0] or (lower[0] == upper[0] and not (lower[1] and upper[1]))
+    ):
+        msg = f"{existing or '(any)'} and {wanted} leave no version"
+        raise ValueError(msg)
+    return result
+
+
+# ---- the builder --------------------------------------------------------------------------
+
+
+@dataclass
+class _ElfDraft:
+    strip_debug: bool = False
+    entries: tuple[str, ...] | None = None
+    tag: Literal["RPATH", "RUNPATH"] = "RUNPATH"
+    added: list[str] = field(default_factory=list)
+    replace_needed: dict[str, str] = field(default_factory=dict)
+    remove_needed: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Want:
+    specs: list[tuple[SpecifierSet, Step]] = field(default_factory=list)
+    cxx: list[tuple[str, str]] = field(default_factory=list)
+    """(binary, example symbol) of C++-ABI consumers: the range needs an upper bound."""
+
+
+class _Builder:
+    def __init__(self, ctx: AuditContext) -> None:
+        self.ctx = ctx
+        self.binaries: dict[str, Binary] = {b.path: b for b in ctx.wheel.binaries}
+        self.drops: dict[str, Step] = {}
+        self.elf: dict[str, _ElfDraft] = {}
+        self.wants: dict[str, _Want] = {}
+        self.preloads: dict[tuple[ArchivePath, str], Step] = {}
+        self.steps: list[Step] = []
+        self.failures: list[str] = []
+
+    def fail(self, message: str) -> None:
+        if message not in self.failures:
+            self.failures.append(message)
+
+    def step(self, action: Action, path: str | None, detail: str, v: Verdict) -> Step:
+        s = Step(action.value, path, detail, v.label, v.rule.reason)
+        self.steps.append(s)
+        return s
+
+    def draft(self, path: str) -> _ElfDraft:
+        binary = self.binaries.get(path)
+        if binary is not None and binary.format != "elf":
+            self.fail(f"{path}: {binary.format} binaries are not edited by wheelguard (use "
+                      "delocate or delvewheel); the policy asks for an ELF edit")
+        return self.elf.setdefault(path, _ElfDraft())
+
+    def replace_needed(self, path: str, old: str, new: str, v: Verdict) -> None:
+        d = self.draft(path)
+        if old in d.remove_needed or d.replace_needed.get(old, new) != new:
+            msg = (f"{path}: conflicting DT_NEEDED edits of {old} "
+                   f"({v.label} asks for {new})")
+            raise PlanConflict(msg)
+        if old not in d.replace_needed:
+            d.replace_needed[old] = new
+            self.step(Action.RELINK, path, f"NEEDED {old} -> {new}", v)
+
+    def remove_needed(self, path: str, name: str, v: Verdict) -> None:
+        d = self.draft(path)
+        if name in d.replace_needed:
+            msg = f"{path}: {v.label} removes NEEDED {name}, another rule renames it"
+            raise PlanConflict(msg)
+        if name not in d.remove_needed:
+            d.remove_needed.add(name)
+            self.step(Action.RELINK, path, f"NEEDED {name} removed", v)
+
+    def require(self, provider: str, spec: SpecifierSet | None, step: Step) -> None:
+        self.wants.setdefault(provider, _Want()).specs.append((spec or SpecifierSet(), step))
+
+
+def _package_init(ctx: AuditContext, path: str) -> ArchivePath | None:
+    top = install_path(path).split("/", 1)
+    if len(top) < 2:
+        return None
+    return ctx.layout.files.get(f"{top[0]}/__init__.py")
+
+
+def make_plan(ctx: AuditContext, findings: tuple[Finding, ...], policies: PolicySet) -> RepairPlan:
+    """The plan for one wheel: ``findings`` are the audit's, before any policy assigned them."""
+    decisions = policies.decide(ctx, findings)
+    b = _Builder(ctx)
+    _failures(b, decisions)
+    _drops(b, decisions)
+    _finding_edits(b, decisions, policies)
+    _libraries(b, decisions)
+    _safety(b, decisions)
+    requirements = _requirements(b)
+    return _finish(b, requirements)
+
+
+def _failures(b: _Builder, d: Decisions) -> None:
+    for f in d.findings:
+        if f.action == Action.FAIL.value:
+            b.fail(f"{f.check} {f.name}: {f.path or b.ctx.wheel.filename}: {f.message}")
+    reported = {f.path for f in d.findings if f.action == Action.FAIL.value}
+    for path, v in sorted(d.members.items()):
+        if v.action is Action.FAIL and path not in reported:
+            note = v.waiver_note() if v.expired else f"{v.label}: {v.rule.reason}"
+            b.fail(f"{path}: forbidden by policy ({note})")
+
+
+def _drops(b: _Builder, d: Decisions) -> None:
+    for path, v in sorted(d.members.items()):
+        if v.action not in (Action.STRIP, Action.DEPEND_ON_PIP):
+            continue
+        detail = "dropped"
+        if v.action is Action.DEPEND_ON_PIP:
+            assert v.rule.depend is not None
+            dep = v.rule.depend
+            detail = f"dropped: {dep.provider} provides it"
+            step = b.step(v.action, path, detail, v)
+            b.require(dep.provider, dep.version, step)
+            if dep.preload and _package_init(b.ctx, path) is not None:
+                # The package that shipped the copy may load it by path; its libraries' own
+                # needs are preloaded below. A copy outside any package (auditwheel's
+                # <pkg>.libs/) has only those.
+                _queue_preload(b, path, dep.preload, v)
+        else:
+            step = b.step(v.action, path, detail, v)
+        b.drops[path] = step
+
+
+def _queue_preload(b: _Builder, path: str, module: str, v: Verdict) -> None:
+    init = _package_init(b.ctx, path)
+    if init is None:
+        b.fail(f"{path}: cannot preload {module} ({v.label}): the library is not inside a "
+               "package with an __init__.py")
+        return
+    if (init, module) not in b.preloads:
+        b.preloads[(init, module)] = b.step(
+            Action.DEPEND_ON_PIP, init, f"import {module} before the package loads its "
+            "libraries", v)
+
+
+def _finding_edits(b: _Builder, d: Decisions, policies: PolicySet) -> None:
+    relinked: dict[tuple[str, str, str], tuple[Verdict, str]] = {}
+    for f, v in zip(d.findings, d.verdicts, strict=True):
+        if v is None or f.waived is not None or f.path is None or f.path in b.drops:
+            continue
+        match v.action:
+            case Action.STRIP if f.check == "WG404":
+                b.draft(f.path).strip_debug = True
+                b.step(Action.STRIP, f.path, "debug sections stripped (strip --strip-debug)", v)
+            case Action.RELINK if f.check == "WG301":
+                assert v.rule.relink is not None
+                needed = str(f.data.get("needed"))
+                for old, new in v.rule.relink.replace_needed:
+                    if old == needed:
+                        b.replace_needed(f.path, old, new, v)
+                if needed in v.rule.relink.remove_needed:
+                    b.remove_needed(f.path, needed, v)
+            case Action.RELINK:
+                key = (f.path, str(f.data.get("tag")), str(f.data.get("entry")))
+                relinked[key] = (v, entry_kind(f) or "")
+            case Action.GRAFT:
+                b.step(Action.GRAFT, f.path, f"{f.data.get('needed')}: left to auditwheel/"
+                       "delocate/delvewheel", v)
+            case _:
+                pass  # keep/waive: nothing to do; strip/depend-on-pip act through members
+    by_binary: dict[str, dict[tuple[str, str], tuple[Verdict, str]]] = {}
+    for (path, tag, raw), decided in relinked.items():
+        by_binary.setdefault(path, {})[(tag, raw)] = decided
+    for path, decided_entries in sorted(by_binary.items()):
+        _relink_entries(b, b.binaries[path], decided_entries)
+    _needed_edits(b, policies)
+
+
+def _needed_edits(b: _Builder, policies: PolicySet) -> None:
+    """DT_NEEDED renames and removals that relink rules ask for by path or library name."""
+    rules = [
+        (policy, rule) for _order, policy, rule in policies.ranked(b.ctx.wheel)
+        if rule.relink is not None and (rule.relink.replace_needed or rule.relink.remove_needed)
+        and not rule.match.checks and (rule.match.paths or rule.match.libraries)
+    ]
+    if not rules:
+        return
+    for path, binary in sorted(b.binaries.items()):
+        if path in b.drops:
+            continue
+        for policy, rule in rules:
+            assert rule.relink is not None
+            m = rule.match
+            if (m.paths or m.exclude) and not m.path_ok(path):
+                continue
+            if m.libraries and not m.library_ok((binary.name, posixpath.basename(path))):
+                continue
+            v = Verdict(rule=rule, policy=policy, order=(0, rule.index))
+            for old, new in rule.relink.replace_needed:
+                if old in binary.needed:
+                    b.replace_needed(path, old, new, v)
+            for name in sorted(rule.relink.remove_needed & set(binary.needed)):
+                b.remove_needed(path, name, v)
+
+
+def _relink_entries(
+    b: _Builder, binary: Binary, decided: Mapping[tuple[str, str], tuple[Verdict, str]]
+) -> None:
+    """New entries of the tag the loader reads: replaced, dropped or kept one by one."""
+    if binary.rpath and binary.runpath:
+        b.fail(f"{binary.path}: has both DT_RPATH and DT_RUNPATH; relinking it would be "
+               "ambiguous (rebuild with one of them)")
+        return
+    tag: Literal["RPATH", "RUNPATH"] = "RUNPATH" if binary.runpath else "RPATH"
+    out: list[str] = []
+    for raw in binary.search_path:
+        hit = decided.get((tag, raw))
+        if hit is None:
+            out.append(raw)
+            continue
+        v, kind = hit
+        assert v.rule.relink is not None
+        opts = v.rule.relink
+        target = next((to for g, to in opts.replace if g.match_name(raw)), None)
+        if target is not None:
+            new = target if target.startswith("$ORIGIN") else origin_entry(binary.path, target)
+            out.append(new)
+            b.step(Action.RELINK, binary.path, f"{tag} entry {raw!r} -> {new!r}", v)
+        elif kind in opts.drop or (kind == "undeclared-distribution"
+                                   and "other-distribution" in opts.drop):
+            b.step(Action.RELINK, binary.path, f"{tag} entry {raw!r} dropped ({kind})", v)
+        else:
+            out.append(raw)
+    draft = b.draft(binary.path)
+    draft.tag = tag
+    draft.entries = tuple(dict.fromkeys(out))
+
+
+def _libraries(b: _Builder, d: Decisions) -> None:
+    for (path, needed), v in sorted(d.libraries.items()):
+        if path in b.drops:
+            continue
+        if v.action is Action.GRAFT:
+            continue
+        dep = v.rule.depend
+        assert dep is not None
+        step = Step(Action.DEPEND_ON_PIP.value, path, f"NEEDED {needed} from {dep.provider}",
+                    v.label, v.rule.reason)
+        original = ungrafted(needed)
+        if original is not None and not any(g.match_name(needed) for g in v.rule.match.libraries):
+            # A grafted copy's hashed SONAME: the provider's library carries the original one.
+            b.replace_needed(path, needed, original, v)
+        b.require(dep.provider, dep.version, step)
+        if dep.preload:
+            _queue_preload(b, path, dep.preload, v)
+        if dep.runpath:
+            binary = b.binaries[path]
+            entry = origin_entry(path, dep.runpath)
+            if entry not in binary.search_path:
+                b.draft(path).added.append(entry)
+                b.step(Action.DEPEND_ON_PIP, path, f"RUNPATH entry {entry!r} added "
+                       f"({dep.provider}'s {dep.runpath})", v)
+        mangled = dep.cxx_mangled
+        if mangled:
+            binary = b.binaries[path]
+            uses = sorted(s for s in binary.undefined if s.startswith("_Z") and mangled in s)
+            if uses:
+                b.wants.setdefault(dep.provider, _Want()).cxx.append((path, uses[0]))
+
+
+def _safety(b: _Builder, d: Decisions) -> None:
+    """Refuse to drop a library that a remaining binary finds in the wheel and needs."""
+    if not b.drops:
+        return
+    dropped = {install_path(p): p for p in b.drops}
+    ctx = b.ctx
+    for binary in ctx.wheel.binaries:
+        if binary.path in b.drops:
+            continue
+        for res in resolve_binary(ctx.layout, binary, ctx.platform, ctx.providers,
+                                  ctx.requirements):
+            if res.kind != "wheel" or res.path not in dropped:
+                continue
+            v = d.libraries.get((binary.path, res.needed))
+            if v is not None and v.action is Action.DEPEND_ON_PIP:
+                continue
+            b.fail(f"{binary.path}: NEEDED {res.needed} is {dropped[res.path]}, which the "
+                   f"policy drops ({b.drops[dropped[res.path]].rule}); the library would not "
+                   "load")
+
+
+def _requirements(b: _Builder) -> list[RequirementEdit]:
+    edits = []
+    for provider, want in sorted(b.wants.items()):
+        existing = b.ctx.requirements.get(provider)
+        current = existing.specifier if existing is not None else SpecifierSet()
+        spec = current
+        try:
+            for wanted, _step in want.specs:
+                spec = tighten(spec, wanted)
+        except ValueError as e:
+            raise PlanConflict(f"Requires-Dist {provider}: {e}") from None
+        if want.cxx and not has_upper_bound(spec):
+            binary, symbol = want.cxx[0]
+            b.fail(f"{binary}: imports C++ symbols of {provider} (e.g. {symbol}), whose C++ ABI "
+                   f"changes between releases, but Requires-Dist {provider}{spec} has no upper "
+                   "bound: pin the range the wheel was built and tested against "
+                   f"(e.g. {provider}>=X.Y.Z,<X.Y.Z+1)")
+        if existing is not None and str(spec) == str(existing.specifier):
+            continue
+        new = _with_specifier(existing, provider, spec)
+        edits.append(RequirementEdit(provider, str(existing) if existing else None, str(new)))
+        first = want.specs[0][1]
+        b.steps.append(Step(Action.DEPEND_ON_PIP.value, None,
+                            f"Requires-Dist: {new}" + (f" (was {existing})" if existing else
+                                                       " (added)"),
+                            first.rule, first.reason))
+    return edits
+
+
+def _with_specifier(existing: Requirement | None, provider: str, spec: SpecifierSet) -> Requirement:
+    if existing is None:
+        return Requirement(f"{provider}{spec}")
+    extras = f"[{','.join(sorted(existing.extras))}]" if existing.extras else ""
+    marker = f"; {existing.marker}" if existing.marker is not None else ""
+    return Requirement(f"{existing.name}{extras}{spec}{marker}")
+
+
+def _finish(b: _Builder, requirements: list[RequirementEdit]) -> RepairPlan:
+    edits = []
+    for path, draft in sorted(b.elf.items()):
+        if path in b.drops:
+            continue
+        binary = b.binaries[path]
+        current = binary.search_path
+        entries = draft.entries if draft.entries is not None else current
+        tag = draft.tag if draft.entries is not None else (
+            "RUNPATH" if binary.runpath or not binary.rpath else "RPATH")
+        entries = tuple(dict.fromkeys([*entries, *draft.added]))
+        search = None if entries == current else entries
+        needed_edits = tuple(sorted((o, n) for o, n in draft.replace_needed.items()
+                                    if o in binary.needed))
+        removed = tuple(sorted(n for n in draft.remove_needed if n in binary.needed))
+        strip = draft.strip_debug and binary.has_debug_info
+        if search is None and not needed_edits and not removed and not strip:
+            continue
+        edits.append(ElfEdit(path=ArchivePath(path), strip_debug=strip, tag=tag,
+                             search_path=search, replace_needed=needed_edits,
+                             remove_needed=removed))
+    steps = sorted(set(b.steps), key=lambda s: (s.path or "", s.action, s.detail))
+    return RepairPlan(
+        drops=tuple(ArchivePath(p) for p in sorted(b.drops)),
+        elf=tuple(edits),
+        requirements=tuple(requirements),
+        preloads=tuple(PreloadEdit(init, module) for init, module in sorted(b.preloads)),
+        steps=tuple(steps),
+        failures=tuple(b.failures),
+    )

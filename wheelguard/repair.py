@@ -1,0 +1,383 @@
+"""Apply a policy to a wheel: audit, plan, then write a new wheel next to nothing else.
+
+The input is only read. The output is written to a temporary file in the output directory and
+renamed over ``OUTDIR/<same file name>`` only when everything succeeded. Members the plan does
+not touch are copied raw from the input archive (:mod:`wheelguard.zipcopy`); changed members
+are the bytes patchelf/strip wrote or the edited text. RECORD is regenerated from what was
+written: the digest of a copied member is the one the scan took while inflating it, that of a
+changed member is taken from the bytes written.
+
+Reproducible: members in sorted order with ``.dist-info`` last and RECORD last, timestamps from
+``SOURCE_DATE_EPOCH`` when set (else those of the input members). Idempotent: a repaired wheel
+repaired again under the same policies plans nothing, and is written byte for byte the same.
+What was done is printed by the CLI and recorded in ``.dist-info/wheelguard.json``.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import io
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from . import __version__
+from .archive import WheelArchive, urlsafe_digest
+from .audit import AuditOptions, audit_wheel
+from .checks import AuditContext
+from .errors import RepairError
+from .fsutil import atomic_binary_output
+from .model import ArchivePath, Finding, Wheel
+from .plan import ElfEdit, PreloadEdit, RepairPlan, RequirementEdit, Step, make_plan
+from .policy import PolicySet
+from .scan import ProgressFn, parse_native
+from .zipcopy import DateTime, ZipWriter, source_date_epoch
+
+__all__ = ["RECORD_NAME", "RepairResult", "plan_wheel", "repair_wheel", "summary"]
+
+RECORD_NAME = "wheelguard.json"
+"""The repair log inside ``.dist-info/``."""
+
+_SIGNATURES = ("RECORD.jws", "RECORD.p7s")
+_PRELOAD_COMMENT = "# noqa: F401  (wheelguard: the provider's library loads before ours)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepairResult:
+    source: Path
+    output: Path | None
+    """None for a dry run."""
+    plan: RepairPlan
+    steps: tuple[Step, ...]
+    """What was done (the plan's steps, less edits that turned out to be in place already)."""
+    findings: tuple[Finding, ...]
+    """The input's findings with the actions the policy assigned."""
+    changed: bool
+    """Whether a policy edit changed the wheel (then ``wheelguard.json`` records it)."""
+    record_regenerated: bool = False
+    """Whether the RECORD written differs from the input's (it did not match, or its rows were
+    in another order or form)."""
+    size_before: int
+    size_after: int | None
+
+
+def plan_wheel(
+    path: str | Path,
+    policies: PolicySet,
+    *,
+    python: str | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[Wheel, AuditContext, tuple[Finding, ...], RepairPlan]:
+    """Audit ``path`` (every check) and plan its repair under ``policies``."""
+    result = audit_wheel(path, AuditOptions(python=python), progress=progress)
+    decided = policies.decide(result.context, result.findings)
+    plan = make_plan(result.context, result.findings, policies)
+    return result.wheel, result.context, decided.findings, plan
+
+
+def repair_wheel(
+    path: str | Path,
+    out_dir: str | Path,
+    policies: PolicySet,
+    *,
+    dry_run: bool = False,
+    python: str | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: ProgressFn | None = None,
+) -> RepairResult:
+    """Repair one wheel into ``out_dir``. Raises :class:`RepairError` when the policy cannot be
+    carried out (nothing is written then)."""
+    source = Path(path)
+    env = os.environ if env is None else env
+    wheel, _ctx, findings, plan = plan_wheel(source, policies, python=python, progress=progress)
+    if plan.failures:
+        raise RepairError(
+            f"{wheel.filename}: cannot repair under policies {', '.join(policies.names)}:\n  "
+            + "\n  ".join(plan.failures)
+        )
+    target = Path(out_dir) / wheel.filename
+    if target.exists() and target.resolve() == source.resolve():
+        raise RepairError(f"{source}: the output would replace the input; choose another -w")
+    size_before = source.stat().st_size
+    with WheelArchive(source) as archive:
+        contents, steps = _changed_members(archive, wheel, plan, env)
+        changed = bool(plan.drops or contents)
+        log = _repair_log(archive, wheel, policies, steps) if changed else None
+        if log is not None:
+            contents[f"{wheel.dist_info}/{RECORD_NAME}"] = log
+        if dry_run:
+            return RepairResult(source=source, output=None, plan=plan, steps=steps,
+                                findings=findings, changed=changed, size_before=size_before,
+                                size_after=None)
+        record = _write(source, archive, wheel=wheel, plan=plan, contents=contents,
+                        target=target, env=env)
+        regenerated = record != archive.read(f"{wheel.dist_info}/RECORD")
+    # The temporary file was created private (0600); a wheel is as readable as its input.
+    shutil.copymode(source, target)
+    return RepairResult(source=source, output=target, plan=plan, steps=steps, findings=findings,
+                        changed=changed, record_regenerated=regenerated,
+                        size_before=size_before, size_after=target.stat().st_size)
+
+
+# ---- changed members ----------------------------------------------------------------------
+
+
+def _changed_members(
+    archive: WheelArchive, wheel: Wheel, plan: RepairPlan, env: Mapping[str, str]
+) -> tuple[dict[str, bytes], tuple[Step, ...]]:
+    """New bytes of every member the plan changes, and the steps that changed something."""
+    contents: dict[str, bytes] = {}
+    if plan.elf:
+        with tempfile.TemporaryDirectory(prefix="wheelguard-repair-") as tmp:
+            for edit in plan.elf:
+                contents[edit.path] = _edit_elf(archive, wheel, edit, Path(tmp), env)
+    metadata_path = f"{wheel.dist_info}/METADATA"
+    if plan.requirements:
+        new = _edit_metadata(archive.read(metadata_path), plan.requirements, wheel)
+        if new != archive.read(metadata_path):
+            contents[metadata_path] = new
+    idle: set[str] = set()
+    for preload in plan.preloads:
+        original = contents.get(preload.init) or archive.read(preload.init)
+        edited = _add_preload(original, preload, wheel)
+        if edited is None:
+            idle.add(preload.init)
+        else:
+            contents[preload.init] = edited
+    steps = tuple(
+        s for s in plan.steps
+        if not (s.path in idle and s.detail.startswith("import "))
+    )
+    return contents, steps
+
+
+def _edit_elf(archive: WheelArchive, wheel: Wheel, edit: ElfEdit, tmp: Path,
+              env: Mapping[str, str]) -> bytes:
+    from .patchelf import apply_edit
+
+    before = next(b for b in wheel.binaries if b.path == edit.path)
+    file = tmp / hashlib.sha256(edit.path.encode()).hexdigest()[:16]
+    file.write_bytes(archive.read(edit.path))
+    apply_edit(file, edit, env)
+    data = file.read_bytes()
+    file.unlink()
+    try:
+        after = parse_native(edit.path, data)
+    except ValueError as e:
+        raise RepairError(f"{edit.path}: unreadable after patching ({e})") from None
+    if after is None:
+        raise RepairError(f"{edit.path}: no longer an ELF file after patching")
+    want_needed = tuple(
+        dict(edit.replace_needed).get(n, n) for n in before.needed if n not in edit.remove_needed
+    )
+    problems = []
+    if edit.search_path is not None and after.search_path != edit.search_path:
+        problems.append(f"{after.search_path_tag} is {list(after.search_path)}, not "
+                        f"{list(edit.search_path)}")
+    if after.needed != want_needed:
+        problems.append(f"NEEDED is {list(after.needed)}, not {list(want_needed)}")
+    if edit.strip_debug and after.has_debug_info:
+        problems.append("still carries debug sections")
+    if problems:
+        raise RepairError(f"{edit.path}: patched file is wrong: {'; '.join(problems)}")
+    return data
+
+
+def _edit_metadata(data: bytes, edits: tuple[RequirementEdit, ...], wheel: Wheel) -> bytes:
+    """Replace or add Requires-Dist lines; every other byte of METADATA stays as it was."""
+    text = data.decode("utf-8")
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    header_end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    last_requires = None
+    for edit in edits:
+        if edit.old is None:
+            continue
+        old = Requirement(edit.old)
+        for i in range(header_end):
+            value = _requires_dist_value(lines[i])
+            if value is not None and _same_requirement(value, old):
+                lines[i] = f"Requires-Dist: {edit.new}{newline}"
+                break
+        else:
+            raise RepairError(f"{wheel.filename}: METADATA has no Requires-Dist {edit.old!r}")
+    for i in range(header_end):
+        if _requires_dist_value(lines[i]) is not None:
+            last_requires = i
+    insert_at = header_end if last_requires is None else last_requires + 1
+    added = [f"Requires-Dist: {e.new}{newline}" for e in edits if e.old is None]
+    if insert_at > 0 and not lines[insert_at - 1].endswith(("\n", "\r")):
+        lines[insert_at - 1] += newline
+    lines[insert_at:insert_at] = added
+    return "".join(lines).encode("utf-8")
+
+
+def _requires_dist_value(line: str) -> str | None:
+    name, sep, value = line.partition(":")
+    if not sep or name.strip().lower() != "requires-dist":
+        return None
+    return value.strip()
+
+
+def _same_requirement(text: str, old: Requirement) -> bool:
+    try:
+        return str(Requirement(text)) == str(old)
+    except InvalidRequirement:
+        return False
+
+
+def _add_preload(source: bytes, edit: PreloadEdit, wheel: Wheel) -> bytes | None:
+    """``source`` with ``import <module>`` as its first statement, or None if the module is
+    already imported before anything else runs (the docstring, ``__future__`` imports and
+    other imports may precede it)."""
+    try:
+        text = source.decode("utf-8")
+        tree = ast.parse(text)
+    except (UnicodeDecodeError, SyntaxError, ValueError) as e:
+        raise RepairError(f"{wheel.filename}: {edit.init} cannot be edited to preload "
+                          f"{edit.module} ({e})") from None
+    body = tree.body
+    i = 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        i = 1
+    while i < len(body) and isinstance(body[i], ast.ImportFrom) and \
+            getattr(body[i], "module", None) == "__future__":
+        i += 1
+    after_line = (body[i - 1].end_lineno or 0) if i else 0
+    for node in body[i:]:
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            break  # code runs from here on: the module must be imported before it
+        if _imports(node, edit.module):
+            return None
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    if after_line and not lines[after_line - 1].endswith(("\n", "\r")):
+        lines[after_line - 1] += newline
+    line = f"import {edit.module}  {_PRELOAD_COMMENT}{newline}"
+    lines.insert(after_line, line)
+    return "".join(lines).encode("utf-8")
+
+
+def _imports(node: ast.Import | ast.ImportFrom, module: str) -> bool:
+    if isinstance(node, ast.Import):
+        return any(a.name == module or a.name.startswith(module + ".") for a in node.names)
+    return node.level == 0 and node.module is not None and (
+        node.module == module or node.module.startswith(module + "."))
+
+
+def _repair_log(archive: WheelArchive, wheel: Wheel, policies: PolicySet,
+                steps: tuple[Step, ...]) -> bytes:
+    """``.dist-info/wheelguard.json``: earlier repairs kept, this one appended."""
+    path = f"{wheel.dist_info}/{RECORD_NAME}"
+    doc: dict[str, Any] = {"schema": 1, "repairs": []}
+    if archive.has(path):
+        try:
+            previous = json.loads(archive.read(path))
+            if isinstance(previous, dict) and isinstance(previous.get("repairs"), list):
+                doc = previous
+        except ValueError:
+            pass  # unreadable: start a fresh log
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    for s in steps:
+        groups.setdefault((s.action, s.rule, s.reason, s.detail), []).append(s.path or "")
+    doc["repairs"].append({
+        "tool": f"wheelguard {__version__}",
+        "policies": [{"name": p.name, "sha256": p.sha256} for p in policies.policies],
+        "steps": [
+            {"action": a, "rule": r, "reason": why, "detail": d,
+             "paths": [p for p in paths if p]}
+            for (a, r, why, d), paths in groups.items()
+        ],
+    })
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+
+def _order(names: list[str], dist_info: str) -> list[str]:
+    record = f"{dist_info}/RECORD"
+    payload = sorted(n for n in names if not n.startswith(dist_info + "/"))
+    meta = sorted(n for n in names if n.startswith(dist_info + "/") and n != record)
+    return [*payload, *meta, record]
+
+
+def _write(
+    source: Path,
+    archive: WheelArchive,
+    *,
+    wheel: Wheel,
+    plan: RepairPlan,
+    contents: Mapping[str, bytes],
+    target: Path,
+    env: Mapping[str, str],
+) -> bytes:
+    """Write the output archive; return the RECORD written."""
+    dist_info = wheel.dist_info
+    record_path = f"{dist_info}/RECORD"
+    skipped = {*plan.drops, record_path, *(f"{dist_info}/{s}" for s in _SIGNATURES)}
+    names: list[str] = [m.path for m in wheel.members if m.path not in skipped]
+    names += [n for n in contents if not archive.has(n)]
+    epoch = source_date_epoch(env)
+    default_date: DateTime = archive.info(f"{dist_info}/METADATA").date_time
+    members = {m.path: m for m in wheel.members}
+    rows: list[tuple[str, str, str]] = []
+    with source.open("rb") as raw, atomic_binary_output(target) as out:
+        writer = ZipWriter(out)
+        for name in _order(names, dist_info)[:-1]:
+            info = archive.info(name) if archive.has(name) else None
+            date = epoch or (info.date_time if info is not None else default_date)
+            if name in contents:
+                data = contents[name]
+                attr = info.external_attr if info is not None and info.external_attr else \
+                    0o100644 << 16
+                writer.add_bytes(name, data, date_time=date, external_attr=attr)
+                rows.append((name, "sha256=" + urlsafe_digest(hashlib.sha256(data).digest()),
+                             str(len(data))))
+            else:
+                assert info is not None
+                try:
+                    writer.copy_raw(raw, info, date_time=date)
+                except ValueError as e:
+                    raise RepairError(f"{source}: {e}") from None
+                member = members[ArchivePath(name)]
+                rows.append((name, f"sha256={member.sha256}", str(member.size)))
+        rows.append((record_path, "", ""))
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        record = buf.getvalue().encode("utf-8")
+        record_info = archive.info(record_path)
+        writer.add_bytes(record_path, record, date_time=epoch or record_info.date_time,
+                         external_attr=record_info.external_attr or 0o100644 << 16)
+        writer.close()
+    return record
+
+
+def summary(steps: tuple[Step, ...]) -> list[str]:
+    """Steps as lines for people: drops grouped per rule under their common directory."""
+    lines: list[str] = []
+    drops: dict[tuple[str, str, str], list[str]] = {}
+    for s in steps:
+        if s.detail.startswith("dropped") and s.path:
+            drops.setdefault((s.rule, s.action, s.detail), []).append(s.path)
+        else:
+            where = f"{s.path}: " if s.path else ""
+            lines.append(f"{s.action:<13} {where}{s.detail}  [{s.rule}]")
+    for (rule, action, detail), paths in sorted(drops.items()):
+        if len(paths) == 1:
+            what = paths[0]
+        else:
+            what = f"{posixpath.commonpath(paths) or '.'}/ ({len(paths)} files)"
+        lines.append(f"{action:<13} {what}: {detail}  [{rule}]")
+    return lines
