@@ -26,18 +26,8 @@ from wheelguard.policy import PolicySet, load_policy
 # tinykern's own policy, composed after the shipped ones (later wins). The sample links cudart
 # statically, so an entry into an nvidia package is never needed: drop it. The shipped default
 # leaves such entries alone, since other projects dlopen CUDA libraries through them.
-TINYKERN_POLICY = """\
-[policy]
-name = "tinykern"
-distribution = "tinykern"
-
-[[rule]]
-action = "relink"
-check = "rpath-other-distribution"
-path = "tinykern/lib"
-drop = ["undeclared-distribution"]
-reason = "tinykern links cudart statically: no entry into another distribution is needed"
-"""
+# The sample project ships its own release policy; the tests use the file users would.
+TINYKERN_POLICY = Path(__file__).parents[2] / "sample_projects/tinykern/wheelguard.toml"
 
 REPAIRED: dict[str, str] = {
     # variant -> a line the repair must print
@@ -67,10 +57,8 @@ print("PROBE " + json.dumps({"err": err, "mapped": mapped}))
 
 
 @pytest.fixture(scope="module")
-def policy_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    path = tmp_path_factory.mktemp("policy") / "tinykern.toml"
-    path.write_text(TINYKERN_POLICY, encoding="utf-8")
-    return ["--policy", "default", "--policy", "tvm-ffi", "--policy", str(path)]
+def policy_args() -> list[str]:
+    return ["--policy", "default", "--policy", "tvm-ffi", "--policy", str(TINYKERN_POLICY)]
 
 
 def _policies(args: list[str]) -> PolicySet:
