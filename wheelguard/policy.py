@@ -841,6 +841,8 @@ class PolicySet:
             )
             verdicts.append(verdict)
             out.append(_apply(f, verdict, members.get(f.path) if f.path else None))
+        out.extend(_forbidden_members(members, covered))
+        verdicts.extend(None for _ in range(len(out) - len(verdicts)))
         return Decisions(
             findings=tuple(out),
             verdicts=tuple(verdicts),
@@ -1065,6 +1067,25 @@ def _decisive(
             order, policy, rule = keeps[-1]
     expired = rule.action is Action.WAIVE and rule.expires is not None and rule.expires < today
     return Verdict(rule=rule, policy=policy, order=order, expired=expired)
+
+
+def _forbidden_members(
+    members: Mapping[str, Verdict], covered: Mapping[str, list[int]]
+) -> list[Finding]:
+    """Members a ``fail`` rule matches by path or library alone: with no check reporting
+    them, the rule would otherwise only show at repair time."""
+    from .rules import RULES
+
+    out = []
+    for path, verdict in sorted(members.items()):
+        if verdict.action is not Action.FAIL or covered.get(path):
+            continue
+        f = RULES["WG801"].finding(
+            path, "matches a fail rule", data={"rule": verdict.label,
+                                               "reason": verdict.rule.reason},
+        )
+        out.append(_failed(f, verdict))
+    return out
 
 
 def _failed(f: Finding, verdict: Verdict) -> Finding:

@@ -168,6 +168,11 @@ _ALL = (
          "compatible wheel in the declared range, or the download failed.",
          "Put its wheels in the --wheelhouse, or allow --download; a range no wheel satisfies "
          "cannot be installed from binaries."),
+    # 8xx: what the project's own policy forbids
+    Rule("WG801", "policy-fail", E,
+         "A member matches a `fail` rule of the policy (or a waiver on it expired) while no "
+         "check reports it: the project forbids shipping it.",
+         "Remove the member from the build, or change the policy rule (its reason says why)."),
 )
 
 RULES: Mapping[str, Rule] = {r.code: r for r in _ALL}
