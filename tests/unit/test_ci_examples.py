@@ -27,8 +27,7 @@ PLACEHOLDERS = {"{wheel}": "dist/x-1.0-py3-none-linux_x86_64.whl", "{dest_dir}":
 
 
 def _cibw_config() -> dict[str, Any]:
-    data = tomllib.loads((EXAMPLES / "cibuildwheel.toml").read_text(encoding="utf-8"))
-    return data
+    return tomllib.loads((EXAMPLES / "cibuildwheel.toml").read_text(encoding="utf-8"))
 
 
 def _commands(value: str | list[str]) -> list[str]:
