@@ -1,0 +1,167 @@
+"""``wheelguard smoke WHEEL --wheelhouse DIR``: install into fresh environments, import, map.
+
+Exit codes: 0 every layout passed, 1 a check failed (the JSON says which), 4 the run could
+not be set up at all (no interpreter, no pip, no wheelhouse), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .options import add_policy_option
+
+if TYPE_CHECKING:
+    from .smoke import SmokeResult
+
+__all__ = ["configure_parser", "execute", "render_text"]
+
+_LAYOUT_CHOICES = ("venv", "system-site-packages", "target")
+_GEMM_CHOICES = ("tilelang", "sample", "none")
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of sizes: {text!r}") from None
+    if not sizes or any(s <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be positive integers: {text!r}")
+    return sizes
+
+
+def configure_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "smoke",
+        help="install a wheel offline into fresh environments, import it, check what is "
+        "mapped, run GEMM drivers",
+        description="Install WHEEL from local wheelhouses into a fresh environment per layout, "
+        "import it, list every native library the process maps (failing on a SONAME mapped "
+        "twice or a provider's runtime mapped from elsewhere), and optionally run a GEMM "
+        "driver. Exit 0 when every check passed, 1 when one failed, 4 when no environment "
+        "could be set up.",
+    )
+    p.add_argument("wheel", metavar="WHEEL", help="the wheel under test")
+    p.add_argument("--wheelhouse", action="append", required=True, metavar="DIR",
+                   help="directory of wheels for the dependencies (repeatable); nothing is "
+                   "fetched from an index")
+    p.add_argument("--layout", action="append", choices=_LAYOUT_CHOICES, metavar="LAYOUT",
+                   help="venv, system-site-packages or target (repeatable; default: the "
+                   "policy's [smoke].layouts, else all three)")
+    p.add_argument("--gemm", action="append", choices=_GEMM_CHOICES, metavar="DRIVER",
+                   help="GEMM driver: tilelang, sample or none (repeatable; default: the "
+                   "policy's [smoke].gemm, else none)")
+    p.add_argument("--gemm-layouts", choices=("first", "all"), default="first",
+                   help="run the GEMM drivers in the first layout only (default) or in all "
+                   "(the later ones in a short check mode)")
+    p.add_argument("--gemm-sizes", type=_sizes, metavar="N[,N...]",
+                   help="square problem sizes for the GPU cases (tilelang default 4096,8192)")
+    p.add_argument("--iterations", type=int, default=50,
+                   help="timed calls per case; the median is reported (default 50)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed calls first (default 10)")
+    p.add_argument("--require-gpu", action="store_true",
+                   help="fail unless a GPU case passed (a skipped GPU part fails the run)")
+    p.add_argument("--python", metavar="PATH",
+                   help="interpreter to build the environments from (default: this one)")
+    p.add_argument("--host-packages", action="store_true",
+                   help="let the environments see the interpreter's own site-packages after "
+                   "their own (e.g. a preinstalled torch), even when it is a venv")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="module to import (repeatable; default: the wheel's top-level modules)")
+    p.add_argument("--workdir", metavar="DIR",
+                   help="build the environments here and keep them (default: a temporary "
+                   "directory, removed afterwards)")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="limit for the probe of one layout (default 1800)")
+    p.add_argument("--json", metavar="OUT", help="write the result (schemas/smoke-v1.json) here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    add_policy_option(p)
+    p.set_defaults(func=execute)
+
+
+def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .fsutil import atomic_write_text
+    from .smoke import LAYOUTS, SmokeOptions, SmokeSettings, run_smoke, smoke_table
+
+    del parser
+    settings = SmokeSettings.from_table(smoke_table(args.policy, project_dir=Path.cwd()),
+                                        source=", ".join(args.policy) or "policy")
+    gemm_names = args.gemm if args.gemm is not None else list(settings.gemm)
+    if "none" in gemm_names and len(gemm_names) > 1:
+        raise UsageError("--gemm none cannot be combined with a driver")
+    gemm = tuple(dict.fromkeys(g for g in gemm_names if g != "none"))
+    layouts = tuple(args.layout) if args.layout else (settings.layouts or LAYOUTS)
+    wheel = Path(args.wheel)
+    if not wheel.is_file():
+        raise UsageError(f"no wheel at {wheel}")
+    options = SmokeOptions(
+        wheel=wheel,
+        wheelhouses=tuple(Path(w) for w in args.wheelhouse),
+        layouts=tuple(dict.fromkeys(layouts)),
+        gemm=gemm,
+        gemm_layouts=args.gemm_layouts,
+        python=Path(args.python) if args.python else None,
+        host_packages=args.host_packages,
+        imports=tuple(args.imports),
+        require_gpu=args.require_gpu,
+        gemm_sizes=args.gemm_sizes or (),
+        iterations=args.iterations,
+        warmup=args.warmup,
+        workdir=Path(args.workdir) if args.workdir else None,
+        timeout_s=args.timeout,
+    )
+
+    def log(message: str) -> None:
+        if not args.quiet:
+            print(f"wheelguard smoke: {message}", file=sys.stderr, flush=True)
+
+    result = run_smoke(options, log=log)
+    if args.json:
+        import json
+
+        atomic_write_text(Path(args.json), json.dumps(result.to_json(), indent=2) + "\n")
+    sys.stdout.write(render_text(result))
+    return 0 if result.status == "passed" else 1
+
+
+def _case_line(driver: str, case: Any) -> str:
+    head = (f"      {driver} {case.get('label')} {case.get('target')} "
+            f"{case.get('m')}x{case.get('n')}x{case.get('k')}: {case.get('status')}")
+    parts: list[str] = []
+    if isinstance(case.get("rel_error"), float):
+        parts.append(f"rel err {case['rel_error']:.2e}")
+    if isinstance(case.get("tflops"), float):
+        parts.append(f"{case['tflops']:.4g} TFLOP/s")
+    ref = case.get("reference") or {}
+    if isinstance(ref.get("tflops"), float):
+        parts.append(f"{ref.get('name')} {ref['tflops']:.4g} TFLOP/s")
+    if isinstance(case.get("ratio"), float):
+        parts.append(f"ratio {case['ratio']:.2f}")
+    if isinstance(case.get("compile_s"), float):
+        parts.append(f"compile {case['compile_s']:.1f} s")
+    if case.get("reason"):
+        parts.append(f"({case['reason']})")
+    return head + ("  " + ", ".join(parts) if parts else "")
+
+
+def render_text(result: SmokeResult) -> str:
+    """A few lines per layout for a CI log; the JSON holds everything."""
+    w = result.wheel
+    lines = [f"{w['filename']}: {result.status.upper()} (GPU: {result.gpu_status})"]
+    for lay in result.layouts:
+        lines.append(f"  {lay.layout}: {lay.status}")
+        for check in lay.checks:
+            mark = {"passed": "ok", "failed": "FAIL", "skipped": "skip"}[check.status]
+            lines.append(f"    [{mark:>4}] {check.id}: {check.message}")
+        for driver in lay.gemm:
+            lines += [_case_line(str(driver.get("name")), case)
+                      for case in driver.get("cases", ())]
+        lines += [f"    warning: {text}" for text in lay.warnings]
+    lines += [f"  warning: {text}" for text in result.warnings]
+    if result.failures:
+        lines.append("  failed because:")
+        lines += [f"    - {text}" for text in result.failures]
+    return "\n".join(lines) + "\n"
