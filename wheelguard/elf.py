@@ -10,9 +10,10 @@ route costs seconds per library where the flat decode costs a fraction of one.
 from __future__ import annotations
 
 import io
+import mmap
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any, cast
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSegment
@@ -52,16 +53,22 @@ def is_elf(head: bytes) -> bool:
     return head.startswith(ELF_MAGIC)
 
 
-def parse_elf(path: ArchivePath, data: bytes) -> Binary:
-    """Read what the checks need from one ELF object held in memory."""
+def parse_elf(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
+    """Read what the checks need from one ELF object held in memory.
+
+    ``data`` may be an mmap (the scanner's sparse image of a large library); it is read in
+    place, because copying it into a BytesIO would allocate every page the image left out.
+    """
     try:
         return _parse(path, data)
     except (ELFError, struct.error, ValueError, IndexError, KeyError, AttributeError) as e:
         raise ElfParseError(f"{path}: unreadable ELF ({e})") from None
 
 
-def _parse(path: ArchivePath, data: bytes) -> Binary:
-    elf = ELFFile(io.BytesIO(data))
+def _parse(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
+    # An mmap has the file methods pyelftools calls (seek, read, tell).
+    stream = io.BytesIO(data) if isinstance(data, bytes) else cast("IO[bytes]", data)
+    elf = ELFFile(stream)
     header = elf.header
     machine = _MACHINES.get(str(header["e_machine"]), str(header["e_machine"]))
     if machine == "ppc64le" and not elf.little_endian:
@@ -172,7 +179,7 @@ _Symbols = tuple[
 
 def _dynamic_symbols(
     elf: ELFFile,
-    data: bytes,
+    data: bytes | mmap.mmap,
     sections: dict[str, Section],
     need_index: dict[int, tuple[str, str]],
     def_index: dict[int, str],
@@ -231,7 +238,7 @@ def _dynamic_symbols(
 
 
 def _versym_table(
-    sections: dict[str, Section], data: bytes, end: str, count: int
+    sections: dict[str, Section], data: bytes | mmap.mmap, end: str, count: int
 ) -> tuple[int, ...] | None:
     sec = sections.get(".gnu.version")
     if sec is None:

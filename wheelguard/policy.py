@@ -27,7 +27,6 @@ import difflib
 import hashlib
 import posixpath
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -37,6 +36,7 @@ from typing import Any, Literal, NoReturn, get_args
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from ._compat import tomllib
 from .checks import AuditContext
 from .checks.artifacts import artifact_category, tree_of
 from .errors import InvalidPolicy
@@ -44,11 +44,6 @@ from .model import Action, Binary, Finding, Severity, Wheel
 from .providers import known_providers, provider_for_soname
 from .resolve import install_path
 from .rules import lookup_rule
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "APPLIES_TO",
@@ -320,7 +315,7 @@ class Verdict:
 # ---- loading and validation ---------------------------------------------------------------
 
 _SHIPPED = "<shipped>/"
-_TOP_KEYS = ("policy", "rule")
+_TOP_KEYS = ("policy", "rule", "smoke")
 _POLICY_KEYS = ("name", "description", "distribution")
 _MATCH_KEYS = ("path", "exclude", "library", "check", "distribution", "category")
 _COMMON_KEYS = ("action", "reason", *_MATCH_KEYS)
@@ -416,6 +411,20 @@ def parse_policy(text: str, *, source: str, name: str | None = None) -> Policy:
     for key in data:
         if key not in _TOP_KEYS:
             problems.add(f"unknown key{_suggest(key, _TOP_KEYS)}", key=key)
+    if "smoke" in data:
+        # [smoke] belongs to `wheelguard smoke`; validated here too so `policy check` and
+        # every command report a bad table the same way.
+        from .smoke import SmokeSettings
+
+        table = data["smoke"]
+        if not isinstance(table, dict):
+            problems.add("must be a table ([smoke])", key="smoke")
+        else:
+            try:
+                SmokeSettings.from_table(table, source)
+            except InvalidPolicy as e:
+                for p in e.problems:
+                    problems.add(p.removeprefix(f"{source}: "), key="smoke")
     header = data.get("policy", {})
     description = ""
     distributions: tuple[Glob, ...] = ()

@@ -67,17 +67,13 @@ from typing import Any, Literal, get_args
 from packaging.utils import canonicalize_name
 
 from . import __version__
+from ._compat import tomllib
 from .errors import InvalidPolicy, SmokeError, UsageError
 from .gemm import DRIVER_FILES, DRIVERS, GEMM_CHOICES, driver_dir
 from .model import Wheel
 from .providers import KnownProvider, known_providers
-from .report.json import _plain  # the one JSON-plainifier: mappings and tuples to dicts and lists
+from .report.json import plain
 from .scan import scan_wheel
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "LAYOUTS",
@@ -305,7 +301,7 @@ class Check:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "message": self.message,
-                "details": _plain(self.details)}
+                "details": plain(self.details)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,14 +355,14 @@ class LayoutResult:
         return {
             "layout": self.layout,
             "status": self.status,
-            "paths": _plain(self.paths),
-            "python": _plain(self.python) if self.python is not None else None,
+            "paths": plain(self.paths),
+            "python": plain(self.python) if self.python is not None else None,
             "steps": [s.to_json() for s in self.steps],
             "checks": [c.to_json() for c in self.checks],
-            "imports": [_plain(i) for i in self.imports],
-            "distributions": [_plain(d) for d in self.distributions],
+            "imports": [plain(i) for i in self.imports],
+            "distributions": [plain(d) for d in self.distributions],
             "libraries": [lib.to_json() for lib in self.libraries],
-            "gemm": [_plain(g) for g in self.gemm],
+            "gemm": [plain(g) for g in self.gemm],
             "warnings": list(self.warnings),
         }
 
@@ -410,7 +406,7 @@ class SmokeResult:
             "tool": {"name": "wheelguard", "version": __version__},
             "started": self.started,
             "duration_s": round(self.duration_s, 3),
-            "wheel": _plain(self.wheel),
+            "wheel": plain(self.wheel),
             "options": {
                 "wheelhouses": [str(w) for w in o.wheelhouses],
                 "layouts": list(o.layouts),
@@ -424,8 +420,8 @@ class SmokeResult:
                 "require_gpu": o.require_gpu,
                 "strict_providers": sorted(o.strict_providers),
             },
-            "host": _plain(self.host),
-            "resolution": _plain(self.resolution) if self.resolution is not None else None,
+            "host": plain(self.host),
+            "resolution": plain(self.resolution) if self.resolution is not None else None,
             "layouts": [lay.to_json() for lay in self.layouts],
             "warnings": list(self.warnings),
             "summary": {

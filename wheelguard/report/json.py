@@ -12,16 +12,19 @@ from ..audit import AuditResult
 from ..checks.size import largest_trees
 from ..model import Finding, Severity
 
-__all__ = ["SCHEMA_VERSION", "finding_to_json", "render_json", "result_to_json"]
+__all__ = [
+    "SCHEMA_VERSION", "finding_to_json", "plain", "render_json", "result_to_json"
+]
 
 SCHEMA_VERSION = 1
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Read-only mappings and tuples (how the model freezes data) as JSON dicts and lists."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | frozenset | set):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -33,7 +36,7 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
         "path": f.path,
         "message": f.message,
         "hint": f.hint,
-        "data": _plain(f.data),
+        "data": plain(f.data),
         "action": f.action,
         "waived": f.waived,
     }
