@@ -51,11 +51,15 @@ def _annotate(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line (`wheelguard audit --debug x.whl` included):
+    # it is the one flag people add in a hurry after seeing an internal error.
+    wants_debug = "--debug" in words
+    args = parser.parse_args([w for w in words if w != "--debug"])
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    debug = bool(args.debug) or os.environ.get("WHEELGUARD_DEBUG") == "1"
+    debug = wants_debug or os.environ.get("WHEELGUARD_DEBUG") == "1"
     try:
         return int(args.func(args, parser))
     except WheelguardError as e:
