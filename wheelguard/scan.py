@@ -63,6 +63,9 @@ def scan_wheel(
     """Open, validate and read a wheel. Raises :class:`InvalidWheel` for anything unsafe."""
     path = str(path)
     filename = Path(path).name
+    if not Path(path).exists():
+        # Before the name: "no such file" is the useful answer for a mistyped path.
+        raise InvalidWheel(path, "no such file")
     try:
         name, version, build_tag, tags = parse_wheel_filename(filename)
     except InvalidWheelFilename as e:
