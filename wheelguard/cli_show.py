@@ -69,9 +69,10 @@ def show_data(path: str, python: str | None = None) -> dict[str, Any]:
 def _describe(r: dict[str, Any]) -> str:
     match r["kind"]:
         case "wheel":
-            return f"[green]{r['path']}[/] [dim](via {r['entry']})[/]"
+            how = f"via {r['entry']}" if r["entry"] else "already loaded by a loader in the wheel"
+            return f"[green]{r['path']}[/] [dim]({how})[/]"
         case "platform":
-            return "[dim]platform (manylinux whitelist)[/]"
+            return "[dim]platform library[/]"
         case "dependency":
             via = f"via {r['entry']}" if r["entry"] else "by SONAME once the provider is imported"
             return f"[cyan]{r['requirement']}[/] [dim]({via})[/]"

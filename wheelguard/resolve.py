@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from packaging.requirements import Requirement
@@ -54,6 +54,20 @@ class Layout:
     files: Mapping[str, ArchivePath]
     dirs: frozenset[str]
     tops: frozenset[str]
+    inherited: Mapping[str, tuple[Entry, ...]] = field(default_factory=dict)
+    """Install path of a binary -> DT_RPATH entries of the in-wheel objects that load it.
+
+    glibc searches the DT_RPATH of the loading object and of its loaders for an object that
+    has no DT_RUNPATH: auditwheel's grafted ``pkg.libs/libstdc++-*.so`` carries no RPATH of its
+    own and finds its sibling ``libgcc_s-*.so`` through the extension module's DT_RPATH.
+    """
+    loaded_first: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Install path of a binary -> {NEEDED name: file} that its in-wheel loaders resolve.
+
+    The loader maps dependencies breadth first and matches a NEEDED name against objects
+    already loaded before searching: what a loader needs itself is there before the
+    dependencies of its dependencies are looked up.
+    """
 
     @classmethod
     def of(cls, wheel: Wheel) -> Layout:
@@ -71,7 +85,65 @@ class Layout:
                 dirs.add(d)
                 d = posixpath.dirname(d)
         tops = frozenset(f.split("/", 1)[0] for f in files)
-        return cls(files=files, dirs=frozenset(dirs), tops=tops)
+        layout = cls(files=files, dirs=frozenset(dirs), tops=tops)
+        binaries = [b for w in wheels for b in w.binaries if b.format == "elf"]
+        inherited, loaded_first = _loader_context(layout, binaries)
+        return replace(layout, inherited=inherited, loaded_first=loaded_first)
+
+
+def _loader_context(
+    layout: Layout, binaries: list[Binary]
+) -> tuple[dict[str, tuple[Entry, ...]], dict[str, dict[str, str]]]:
+    """Fixed point of "X loads Y in the wheel": Y inherits X's DT_RPATH (and X's inheritance),
+    and what X and its own loaders resolved is loaded before Y's dependencies are looked up.
+
+    A loader with DT_RUNPATH contributes no RPATH (glibc ignores its DT_RPATH), and an object
+    with DT_RUNPATH searches only that, so no RPATH is inherited into it either.
+    """
+    by_path = {install_path(b.path): b for b in binaries}
+    own = {p: [classify_entry(b, e, b.search_path_tag, layout) for e in b.search_path]
+           for p, b in by_path.items()}
+    gives = {p: ([] if b.runpath else [classify_entry(b, e, "RPATH", layout) for e in b.rpath])
+             for p, b in by_path.items()}
+    inherited: dict[str, list[Entry]] = {p: [] for p in by_path}
+    loaded: dict[str, dict[str, str]] = {p: {} for p in by_path}
+    changed = True
+    while changed:
+        changed = False
+        for p, b in by_path.items():
+            search = own[p] + ([] if b.runpath else inherited[p])
+            found: dict[str, str] = {
+                n: t for n in b.needed
+                if (t := _find_in_wheel(n, search, layout.files) or loaded[p].get(n))
+            }
+            passed = gives[p] + inherited[p]
+            before: dict[str, str] = {**loaded[p], **found}
+            for target in found.values():
+                if target not in by_path:
+                    continue
+                if not by_path[target].runpath:
+                    for entry in passed:
+                        if entry not in inherited[target]:
+                            inherited[target].append(entry)
+                            changed = True
+                for name, file in before.items():
+                    if name not in loaded[target] and file != target:
+                        loaded[target][name] = file
+                        changed = True
+    return ({p: tuple(v) for p, v in inherited.items() if v},
+            {p: v for p, v in loaded.items() if v})
+
+
+def _find_in_wheel(
+    needed: str, search: Iterable[Entry], files: Mapping[str, ArchivePath]
+) -> str | None:
+    for entry in search:
+        if entry.directory is None or entry.kind in ("escapes-root", "other-distribution"):
+            continue
+        candidate = posixpath.normpath(posixpath.join(entry.directory, needed))
+        if candidate in files:
+            return candidate
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +220,42 @@ def resolve_binary(
     requirements: Mapping[str, Requirement],
 ) -> tuple[Resolution, ...]:
     search = [classify_entry(binary, e, binary.search_path_tag, layout) for e in binary.search_path]
+    if binary.format == "macho":
+        return tuple(_resolve_install_name(binary, n, search, layout.files) for n in binary.needed)
+    here = install_path(binary.path)
+    if not binary.runpath:
+        search += layout.inherited.get(here, ())
+    first = layout.loaded_first.get(here, {})
     return tuple(
-        _resolve_one(needed, search, layout.files, platform, providers=providers,
-                     requirements=requirements)
+        Resolution(needed, "wheel", path=first[needed], entry=None)
+        if needed in first and _find_in_wheel(needed, search, layout.files) is None
+        else _resolve_one(needed, search, layout.files, platform, providers=providers,
+                          requirements=requirements)
         for needed in binary.needed
     )
+
+
+_MACOS_SYSTEM = ("/usr/lib/", "/System/Library/")
+
+
+def _resolve_install_name(
+    binary: Binary, name: SoName, search: list[Entry], files: Mapping[str, ArchivePath]
+) -> Resolution:
+    """dyld's view: ``@loader_path/`` is $ORIGIN, ``@rpath/`` walks LC_RPATH, and the OS
+    libraries under /usr/lib and /System are the platform's."""
+    if name.startswith(_MACOS_SYSTEM):
+        return Resolution(name, "platform")
+    if name.startswith("@loader_path/"):
+        origin = posixpath.dirname(install_path(binary.path)) or "."
+        candidate = posixpath.normpath(posixpath.join(origin, name.removeprefix("@loader_path/")))
+        if candidate in files:
+            return Resolution(name, "wheel", path=candidate, entry="@loader_path")
+    elif name.startswith("@rpath/"):
+        found = _find_in_wheel(name.removeprefix("@rpath/"), search, files)
+        if found is not None:
+            entry = next(e.raw for e in search if e.directory and found.startswith(e.directory))
+            return Resolution(name, "wheel", path=found, entry=entry)
+    return Resolution(name, "unresolved")
 
 
 def _resolve_one(
@@ -166,12 +269,11 @@ def _resolve_one(
 ) -> Resolution:
     if "/" in needed:
         return Resolution(needed, "unresolved")
-    for entry in search:
-        if entry.directory is None or entry.kind in ("escapes-root", "other-distribution"):
-            continue
-        candidate = posixpath.normpath(posixpath.join(entry.directory, needed))
-        if candidate in files:
-            return Resolution(needed, "wheel", path=candidate, entry=entry.raw)
+    found = _find_in_wheel(needed, search, files)
+    if found is not None:
+        entry = next(e for e in search if e.directory is not None
+                     and posixpath.normpath(posixpath.join(e.directory, needed)) == found)
+        return Resolution(needed, "wheel", path=found, entry=entry.raw)
     if platform is not None and platform.allows_library(needed):
         return Resolution(needed, "platform")
     provider = provider_for_soname(needed, providers)

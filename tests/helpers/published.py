@@ -51,6 +51,13 @@ PINS: dict[str, Pin] = {
         "7e103a6f203f505b8b8b8e5c931cc407c95b61556512d4921c1ddc0b3f41b08e",
         "manylinux_2_17_x86_64", "3.12",
     ),
+    # macOS: Mach-O install names (@loader_path, @rpath, /usr/lib) through the lief adapter.
+    "apache-tvm-ffi-macos": Pin(
+        "apache-tvm-ffi", "0.1.12",
+        "apache_tvm_ffi-0.1.12-cp312-abi3-macosx_11_0_arm64.whl",
+        "218e55c807d49182710ef2ab0336313ba6becccb7e565f4941d23bded09646d4",
+        "macosx_11_0_arm64", "3.12",
+    ),
 }
 
 
