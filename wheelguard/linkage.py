@@ -298,7 +298,7 @@ def _dependencies(
     shipped = {b.soname for b in binaries if b.soname} | {
         posixpath.basename(b.path) for b in binaries}
     exported_abi = {x for p in known for x in p.abi_prefixes
-                    if any(b.exports_prefix(x) for b in binaries)}
+                    if any(p.abi_exports(b) for b in binaries)}
     if not needs and not reached and not shipped:
         return ()
     in_force = declared(wheel, extras=extras, python=python)
@@ -653,7 +653,6 @@ class Duplicate:
 
 def duplicates(linkage: Linkage) -> tuple[Duplicate, ...]:
     wheel = linkage.wheel
-    prefixes = sorted({p for k in linkage.providers for p in k.abi_prefixes})
     by_soname: dict[str, dict[str, tuple[set[str], set[str]]]] = defaultdict(dict)
     by_abi: dict[str, dict[str, tuple[set[str], set[str]]]] = defaultdict(dict)
 
@@ -676,9 +675,9 @@ def duplicates(linkage: Linkage) -> tuple[Duplicate, ...]:
             path = install_path(b.path)
             if b.soname:
                 note(by_soname[b.soname], dist, ver, path)
-            for prefix in prefixes:
-                if b.exports_prefix(prefix):
-                    note(by_abi[prefix], dist, ver, path)
+            for known in linkage.providers:
+                if known.abi_prefixes and known.abi_exports(b):
+                    note(by_abi[known.abi_prefixes[0]], dist, ver, path)
     members = {install_path(b.path): b.path for b in linkage.binaries}
     found: list[Duplicate] = []
     for kind, table in (("soname", by_soname), ("abi", by_abi)):

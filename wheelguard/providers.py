@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from ._compat import tomllib
-from .model import Wheel
+from .model import Binary, Wheel
 
 __all__ = [
     "KnownProvider",
@@ -41,6 +41,14 @@ class KnownProvider:
     top_level: tuple[str, ...]
     sonames: tuple[str, ...]
     abi_prefixes: tuple[str, ...] = ()
+    abi_symbols: frozenset[str] = frozenset()
+    """The runtime's C ABI functions; when empty, any export with an ABI prefix counts."""
+
+    def abi_exports(self, binary: Binary) -> tuple[str, ...]:
+        """The runtime's C ABI functions ``binary`` defines itself (a second runtime if any)."""
+        if self.abi_symbols:
+            return tuple(sorted(binary.exported & self.abi_symbols))
+        return tuple(s for p in self.abi_prefixes for s in binary.exports_prefix(p))
 
     def provides(self, soname: str) -> bool:
         return any(fnmatch.fnmatchcase(soname, pat) for pat in self.sonames)
@@ -58,6 +66,7 @@ def known_providers() -> tuple[KnownProvider, ...]:
             top_level=tuple(p.get("top_level", ())),
             sonames=tuple(p.get("sonames", ())),
             abi_prefixes=tuple(p.get("abi_prefixes", ())),
+            abi_symbols=frozenset(p.get("abi_symbols", ())),
         )
         for p in data.get("provider", [])
     )

@@ -86,7 +86,7 @@ def _embedded_abi(
     for b in binaries:
         if provider.provides(ungrafted(b.name)):
             continue
-        symbols = b.exports_prefix(prefix)
+        symbols = provider.abi_exports(b)
         if not symbols:
             continue
         if real:
