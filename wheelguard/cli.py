@@ -19,7 +19,7 @@ from .errors import WheelguardError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("audit", "show", "repair", "policy", "smoke")
+COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

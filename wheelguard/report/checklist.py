@@ -1,0 +1,197 @@
+"""The release checklist: one page per release that says, wheel by wheel, whether it may ship.
+
+It is built from what the other commands already established (the audit's findings with the
+policy's actions and waivers, and ``wheelguard smoke`` results) and adds no judgement of its
+own beyond grouping: an item fails when an unwaived error-level finding of its checks is
+present, warns on warnings, and the smoke item passes only for a smoke result of *this* wheel
+(matched by sha256, not by file name: every rebuild has the same name).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..audit import AuditResult
+from ..model import Finding, Severity
+from .json import result_to_json
+from .text import display_path
+
+__all__ = [
+    "ITEMS",
+    "Item",
+    "WheelChecklist",
+    "build_checklist",
+    "checklist_to_json",
+    "render_checklist_markdown",
+]
+
+Status = Literal["pass", "warn", "fail", "skip"]
+_MARK = {"pass": "[x]", "warn": "[x]", "fail": "[ ]", "skip": "[ ]"}
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: str
+    title: str
+    codes: tuple[str, ...]
+    """Rule-code prefixes whose findings decide the item (``WG2`` covers WG201-WG205)."""
+
+
+ITEMS: tuple[Item, ...] = (
+    Item("integrity", "The archive is a well-formed wheel and RECORD matches every member",
+         ("WG501", "WG405")),
+    Item("one-runtime", "One copy of each runtime: nothing bundled or embedded that a "
+         "dependency provides", ("WG10", "WG704")),
+    Item("search-paths", "RPATH/RUNPATH entries are relative to $ORIGIN and stay inside the "
+         "wheel", ("WG20",)),
+    Item("loader", "Every needed library resolves, from the wheel, the platform or a declared "
+         "dependency, within the tag's symbol versions", ("WG30", "WG701", "WG702", "WG703",
+                                                          "WG705", "WG707", "WG708")),
+    Item("contents", "No source or build trees, foreign binaries or debug info",
+         ("WG40",)),
+    Item("size", "Within the size budget", ("WG60",)),
+    Item("policy", "Nothing the project's policy forbids", ("WG80",)),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemResult:
+    item: Item
+    status: Status
+    detail: str
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WheelChecklist:
+    result: AuditResult
+    sha256: str
+    items: tuple[ItemResult, ...]
+    smoke: Mapping[str, Any] | None
+    waivers: tuple[Finding, ...]
+
+    @property
+    def ready(self) -> bool:
+        return all(i.status in ("pass", "warn") for i in self.items)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _judge(item: Item, findings: Sequence[Finding]) -> ItemResult:
+    mine = tuple(f for f in findings if f.check.startswith(item.codes) and f.waived is None)
+    errors = [f for f in mine if f.severity >= Severity.ERROR]
+    warnings = [f for f in mine if f.severity == Severity.WARNING]
+    if errors:
+        codes = sorted({f.check for f in errors})
+        return ItemResult(item=item, status="fail", findings=mine,
+                          detail=f"{len(errors)} error(s): {', '.join(codes)}")
+    if warnings:
+        codes = sorted({f.check for f in warnings})
+        return ItemResult(item=item, status="warn", findings=mine,
+                          detail=f"{len(warnings)} warning(s): {', '.join(codes)}")
+    return ItemResult(item=item, status="pass", detail="no findings")
+
+
+def _smoke_item(sha256: str, filename: str, smokes: Sequence[Mapping[str, Any]]
+                ) -> tuple[ItemResult, Mapping[str, Any] | None]:
+    item = Item("smoke", "Installs offline in fresh environments, maps one copy of each "
+                "runtime, and its GEMM passes on the GPU", ())
+    same_name = [s for s in smokes if s.get("wheel", {}).get("filename") == filename]
+    mine = [s for s in same_name if s.get("wheel", {}).get("sha256") == sha256]
+    if not mine:
+        if same_name:
+            return ItemResult(item=item, status="fail", detail="the smoke result given is for "
+                              "another build of this file name (sha256 differs)"), None
+        return ItemResult(item=item, status="skip", detail="no smoke result for this wheel "
+                          "(run `wheelguard smoke ... --json`)"), None
+    doc = mine[-1]
+    summary = doc.get("summary", {})
+    layouts = ", ".join(f"{k} {v}" for k, v in summary.get("layouts", {}).items())
+    if summary.get("status") != "passed":
+        failures = "; ".join(str(f) for f in summary.get("failures", ())) or "failed"
+        return ItemResult(item=item, status="fail", detail=f"{failures} ({layouts})"), doc
+    if summary.get("gpu") != "passed":
+        return ItemResult(item=item, status="warn",
+                          detail=f"passed, GPU part {summary.get('gpu')} ({layouts})"), doc
+    return ItemResult(item=item, status="pass", detail=f"passed, GPU passed ({layouts})"), doc
+
+
+def build_checklist(
+    results: Sequence[AuditResult], smokes: Sequence[Mapping[str, Any]] = ()
+) -> tuple[WheelChecklist, ...]:
+    out = []
+    for r in results:
+        sha = _sha256(r.wheel.path)
+        items = [_judge(item, r.findings) for item in ITEMS]
+        smoke_item, smoke = _smoke_item(sha, r.wheel.filename, smokes)
+        items.append(smoke_item)
+        out.append(WheelChecklist(
+            result=r, sha256=sha, items=tuple(items), smoke=smoke,
+            waivers=tuple(f for f in r.findings if f.waived is not None),
+        ))
+    return tuple(out)
+
+
+def render_checklist_markdown(
+    checklists: Sequence[WheelChecklist], *, today: dt.date | None = None
+) -> str:
+    from .smoke_md import render_smoke_markdown
+
+    day = (today or dt.date.today()).isoformat()
+    lines = [f"# Release checklist ({day})", "", "| wheel | verdict |", "|---|---|"]
+    for c in checklists:
+        verdict = "ready to ship" if c.ready else "**not ready**"
+        lines.append(f"| `{display_path(c.result.wheel.path)}` | {verdict} |")
+    lines.append("")
+    for c in checklists:
+        w = c.result.wheel
+        lines += [f"## `{display_path(w.path)}`", "",
+                  f"{w.name} {w.version}; sha256 `{c.sha256}`; {len(w.members)} files, "
+                  f"{len(w.binaries)} native; tags {', '.join(sorted(str(t) for t in w.tags))}.",
+                  ""]
+        for i in c.items:
+            lines.append(f"- {_MARK[i.status]} **{i.item.title}** ({i.status}: {i.detail})")
+            for f in i.findings[:5]:
+                where = f"`{f.path}`: " if f.path else ""
+                lines.append(f"  - {f.check} {f.name}: {where}{f.message}")
+            if len(i.findings) > 5:
+                lines.append(f"  - ... {len(i.findings) - 5} more (see the audit JSON)")
+        if c.waivers:
+            lines += ["", "Waived or kept by policy:", ""]
+            for f in c.waivers:
+                where = f"`{f.path}`" if f.path else "wheel"
+                lines.append(f"- {f.check} {f.name} at {where}: {f.waived}")
+        if c.smoke is not None:
+            lines += ["", render_smoke_markdown([c.smoke]).rstrip()]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def checklist_to_json(checklists: Sequence[WheelChecklist]) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "ready": all(c.ready for c in checklists),
+        "wheels": [
+            {
+                "filename": c.result.wheel.filename,
+                "sha256": c.sha256,
+                "ready": c.ready,
+                "items": [{"id": i.item.id, "title": i.item.title, "status": i.status,
+                           "detail": i.detail} for i in c.items],
+                "audit": result_to_json(c.result, failed=not c.ready),
+                "smoke": c.smoke,
+            }
+            for c in checklists
+        ],
+    }
