@@ -14,6 +14,7 @@ import os
 import posixpath
 import stat
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -286,6 +287,7 @@ class RawReader:
         except OSError as e:
             raise InvalidWheel(path, f"cannot open ({e.strerror})") from None
         self._zip: zipfile.ZipFile | None = None
+        self._zip_lock = threading.Lock()
 
     def __enter__(self) -> RawReader:
         return self
@@ -401,10 +403,12 @@ class RawReader:
 
     def _zipfile_chunks(self, ext: Extent) -> Iterator[bytes]:
         """Methods other than stored/deflate (bzip2, lzma): rare in wheels; zipfile reads them."""
-        if self._zip is None:
-            self._zip = zipfile.ZipFile(self.path)
+        with self._zip_lock:
+            if self._zip is None:
+                self._zip = zipfile.ZipFile(self.path)
+            zf = self._zip
         try:
-            with self._zip.open(ext.stored_name) as f:
+            with zf.open(ext.stored_name) as f:
                 while chunk := f.read(STREAM_OUT):
                     yield chunk
         except _CORRUPT as e:

@@ -41,6 +41,10 @@ class InvalidWheel(WheelguardError, ValueError):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InvalidWheel], tuple[str, str]]:
+        # Raised in a scan worker process, it must survive the pickle back to the caller.
+        return (type(self), (self.path, self.reason))
+
 
 class InvalidPolicy(WheelguardError, ValueError):
     """A policy file is malformed; the message names file, key and line where known."""

@@ -1,0 +1,83 @@
+"""The floors a wheel gate is measured against, timed in a child process of the benchmark.
+
+``native``: inflate every native member (ELF or Mach-O magic) once, one thread: the time
+needed to read the libraries a linkage check must parse. ``all``: inflate every member and
+take its SHA-256, one thread: what any tool that checks RECORD hashes must at least spend.
+
+The compressed bytes are read with ``os.pread`` and inflated with one ``decompress`` call
+each, no CRC and no zipfile bookkeeping; which members are native is found before the clock
+starts. Interpreter start-up is outside the measurement, so the floors flatter nobody.
+
+Usage: python floor.py native|all WHEEL [--inflater zlib|zlib-ng]  (prints one JSON line)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import os
+import struct
+import time
+import zipfile
+from types import ModuleType
+
+_ELF = b"\x7fELF"
+_MACHO = {b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe",
+          b"\xca\xfe\xba\xbe"}
+
+
+def _inflater(name: str) -> ModuleType:
+    return importlib.import_module("zlib_ng.zlib_ng" if name == "zlib-ng" else "zlib")
+
+
+def _payloads(path: str, natives_only: bool) -> list[tuple[int, int, int, int]]:
+    """(data offset, compressed size, inflated size, method) of the members to time."""
+    out = []
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as f:  # noqa: PTH123
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            if natives_only:
+                with zf.open(info) as member:
+                    head = member.read(4)
+                if not (head == _ELF or head in _MACHO):
+                    continue
+            f.seek(info.header_offset)
+            name_len, extra_len = struct.unpack("<HH", f.read(30)[26:30])
+            start = info.header_offset + 30 + name_len + extra_len
+            out.append((start, info.compress_size, info.file_size, info.compress_type))
+    return out
+
+
+def measure(mode: str, path: str, inflater: str) -> dict[str, float | int]:
+    z = _inflater(inflater)
+    members = _payloads(path, natives_only=mode == "native")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        started = time.perf_counter()
+        total = 0
+        for start, csize, size, method in members:
+            raw = os.pread(fd, csize, start)
+            data = z.decompressobj(-15).decompress(raw, size + 1) if method == 8 else raw
+            if mode == "all":
+                hashlib.sha256(data).digest()
+            total += len(data)
+        seconds = time.perf_counter() - started
+    finally:
+        os.close(fd)
+    return {"seconds": seconds, "members": len(members), "bytes": total}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=("native", "all"))
+    parser.add_argument("wheel")
+    parser.add_argument("--inflater", choices=("zlib", "zlib-ng"), default="zlib")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.mode, args.wheel, args.inflater)))
+
+
+if __name__ == "__main__":
+    main()
