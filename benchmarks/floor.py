@@ -8,7 +8,11 @@ The compressed bytes are read with ``os.pread`` and inflated with one ``decompre
 each, no CRC and no zipfile bookkeeping; which members are native is found before the clock
 starts. Interpreter start-up is outside the measurement, so the floors flatter nobody.
 
-Usage: python floor.py native|all WHEEL [--inflater zlib|zlib-ng]  (prints one JSON line)
+``wheelguard``: not a floor but its companion: ``audit_wheel()`` (scan and every check) timed
+inside the process after wheelguard is imported, so that it compares with the floors on the
+same terms; the CLI's figure minus this one is start-up and reporting.
+
+Usage: python floor.py native|all|wheelguard WHEEL [--inflater zlib|zlib-ng]  (one JSON line)
 """
 
 from __future__ import annotations
@@ -51,7 +55,19 @@ def _payloads(path: str, natives_only: bool) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def measure_wheelguard(path: str) -> dict[str, float | int]:
+    from wheelguard.audit import audit_wheel
+
+    started = time.perf_counter()
+    result = audit_wheel(path)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "members": len(result.wheel.members),
+            "bytes": result.wheel.total_size}
+
+
 def measure(mode: str, path: str, inflater: str) -> dict[str, float | int]:
+    if mode == "wheelguard":
+        return measure_wheelguard(path)
     z = _inflater(inflater)
     members = _payloads(path, natives_only=mode == "native")
     fd = os.open(path, os.O_RDONLY)
@@ -72,7 +88,7 @@ def measure(mode: str, path: str, inflater: str) -> dict[str, float | int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("native", "all"))
+    parser.add_argument("mode", choices=("native", "all", "wheelguard"))
     parser.add_argument("wheel")
     parser.add_argument("--inflater", choices=("zlib", "zlib-ng"), default="zlib")
     args = parser.parse_args()
