@@ -47,7 +47,7 @@ def configure_parser(sub: Any) -> None:
                    help="Python version for evaluating Requires-Dist markers (default: running)")
     p.add_argument("--no-hints", action="store_true", help="leave out fix hints in text output")
     add_policy_option(p)
-    from .wheelhouse import add_provider_options
+    from .options import add_provider_options
 
     add_provider_options(p)
     p.set_defaults(func=execute)

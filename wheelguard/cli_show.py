@@ -25,7 +25,7 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--layout", action="append", default=[], metavar="NAME",
                    choices=("site-packages", "system-site-packages", "target"),
                    help="with --deps: only these layouts (repeatable; default all)")
-    from .wheelhouse import add_provider_options
+    from .options import add_provider_options
 
     add_provider_options(p)
     p.set_defaults(func=execute)

@@ -11,12 +11,13 @@ import enum
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NewType
+from typing import TYPE_CHECKING, Any, Literal, NewType
 
-from packaging.requirements import Requirement
-from packaging.tags import Tag
-from packaging.utils import NormalizedName
-from packaging.version import Version
+if TYPE_CHECKING:  # annotations only: the CLI imports this module before parsing arguments
+    from packaging.requirements import Requirement
+    from packaging.tags import Tag
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
 
 __all__ = [
     "Action",

@@ -6,14 +6,25 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from .model import Severity
-from .units import parse_size
+from .units import format_bytes, parse_size
 
-__all__ = ["add_policy_option", "progress_bar", "severity_or_never", "size_arg"]
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+__all__ = [
+    "DEFAULT_MAX_WHEEL_SIZE",
+    "add_policy_option",
+    "add_provider_options",
+    "progress_bar",
+    "severity_or_never",
+    "size_arg",
+]
+
+DEFAULT_MAX_WHEEL_SIZE = 1 << 30
+"""Provider wheels larger than this are left unread unless asked (torch-sized downloads)."""
 
 
 def size_arg(text: str) -> int:
@@ -49,6 +60,10 @@ def progress_bar(label: str, total: int, *, enabled: bool) -> Iterator[Progress 
     if not enabled or not sys.stderr.isatty():
         yield None
         return
+    # rich is imported here, not at module level: every command's parser imports this module,
+    # and a CI gate should not pay for a terminal UI it never shows.
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -60,3 +75,25 @@ def progress_bar(label: str, total: int, *, enabled: bool) -> Iterator[Progress 
     with progress:
         progress.add_task(label, total=total)
         yield progress
+
+
+def add_provider_options(p: argparse.ArgumentParser) -> None:
+    """The options that switch the linkage analysis on (audit and ``show --deps``)."""
+    g = p.add_argument_group(
+        "dependency wheels (linkage analysis)",
+        "With --wheelhouse or --download, wheels of the distributions that provide the libraries "
+        "the wheel needs are read too: at the lowest and highest version the declared range "
+        "admits, and the newest.",
+    )
+    g.add_argument("--wheelhouse", action="append", default=[], metavar="DIR",
+                   help="read dependency wheels from this directory (repeatable; no network)")
+    g.add_argument("--download", action="store_true",
+                   help="let pip download dependency wheels into the wheel cache "
+                        "(WHEELGUARD_WHEEL_CACHE, default ~/.cache/wheelguard/wheels)")
+    g.add_argument("--skip", action="append", default=[], metavar="NAME",
+                   help="never fetch or read this distribution (name or glob; repeatable)")
+    g.add_argument("--extra", action="append", default=[], metavar="EXTRA",
+                   help="count the Requires-Dist of this extra as declared (repeatable)")
+    g.add_argument("--max-provider-size", type=size_arg, default=DEFAULT_MAX_WHEEL_SIZE,
+                   metavar="SIZE", help=f"leave provider wheels larger than this unread "
+                                        f"(default {format_bytes(DEFAULT_MAX_WHEEL_SIZE)})")

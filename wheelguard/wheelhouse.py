@@ -39,6 +39,7 @@ from packaging.version import Version
 from .archive import WheelArchive
 from .errors import InvalidWheel, UsageError, WheelguardError
 from .model import Wheel
+from .options import DEFAULT_MAX_WHEEL_SIZE
 from .platform import linux_platforms
 from .units import format_bytes
 
@@ -47,7 +48,6 @@ __all__ = [
     "ProviderLookup",
     "ProviderUnavailable",
     "Target",
-    "add_provider_options",
     "cache_dir",
     "provider_lookup",
     "target_for",
@@ -58,8 +58,6 @@ _PYTHON = re.compile(r"^(?P<major>\d)\.(?P<minor>\d{1,2})$")
 _AVAILABLE = re.compile(r"^Available versions:\s*(?P<versions>.*)$", re.MULTILINE)
 _NO_MATCH = ("No matching distribution found", "Could not find a version")
 
-DEFAULT_MAX_WHEEL_SIZE = 1 << 30
-"""Wheels above this are not read: a provider that large (torch) is skipped, and said so."""
 
 
 class ProviderUnavailable(WheelguardError, RuntimeError):
@@ -276,30 +274,6 @@ class ProviderLookup:
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
-
-
-def add_provider_options(p: argparse.ArgumentParser) -> None:
-    """The options that switch the linkage analysis on (audit and ``show --deps``)."""
-    from .options import size_arg
-
-    g = p.add_argument_group(
-        "dependency wheels (linkage analysis)",
-        "With --wheelhouse or --download, wheels of the distributions that provide the libraries "
-        "the wheel needs are read too: at the lowest and highest version the declared range "
-        "admits, and the newest.",
-    )
-    g.add_argument("--wheelhouse", action="append", default=[], metavar="DIR",
-                   help="read dependency wheels from this directory (repeatable; no network)")
-    g.add_argument("--download", action="store_true",
-                   help="let pip download dependency wheels into the wheel cache "
-                        "(WHEELGUARD_WHEEL_CACHE, default ~/.cache/wheelguard/wheels)")
-    g.add_argument("--skip", action="append", default=[], metavar="NAME",
-                   help="never fetch or read this distribution (name or glob; repeatable)")
-    g.add_argument("--extra", action="append", default=[], metavar="EXTRA",
-                   help="count the Requires-Dist of this extra as declared (repeatable)")
-    g.add_argument("--max-provider-size", type=size_arg, default=DEFAULT_MAX_WHEEL_SIZE,
-                   metavar="SIZE", help=f"leave provider wheels larger than this unread "
-                                        f"(default {format_bytes(DEFAULT_MAX_WHEEL_SIZE)})")
 
 
 def provider_lookup(args: argparse.Namespace) -> ProviderLookup | None:
