@@ -13,7 +13,7 @@ from .model import Severity
 from .options import add_policy_option, progress_bar, severity_or_never, size_arg
 
 if TYPE_CHECKING:
-    from .audit import FindingFilter
+    from .audit import AuditResult, FindingFilter
 
 __all__ = ["configure_parser", "execute"]
 
@@ -75,11 +75,7 @@ def _codes(values: list[str]) -> frozenset[str]:
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from rich.console import Console
-
-    from .audit import AuditOptions, AuditResult, audit_wheel
-    from .report.json import render_json
-    from .report.text import render_text
+    from .audit import AuditOptions, audit_wheel
     from .wheelhouse import provider_lookup
 
     options = AuditOptions(
@@ -112,9 +108,16 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"wheelguard: error: {w}: {' '.join(reason.split())}", file=sys.stderr)
     fail_on = args.fail_on
     if args.format == "json":
-        text = render_json(results, errors, fail_on=fail_on)
-        _emit(text, args.output)
-    elif args.output:
+        from .report.json import render_json
+
+        _emit(render_json(results, errors, fail_on=fail_on), args.output)
+        return _exit_code(results, errors, fail_on)
+    # rich only for people: a JSON gate in CI does not pay for importing a terminal UI.
+    from rich.console import Console
+
+    from .report.text import render_text
+
+    if args.output:
         # Capture.get() holds what was printed; export_text() would see an empty record,
         # because captured output never reaches the record buffer.
         console = Console(width=120, force_terminal=False)
@@ -123,6 +126,12 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         _emit(capture.get(), args.output)
     else:
         render_text(Console(), results, errors, fail_on=fail_on, verbose=not args.no_hints)
+    return _exit_code(results, errors, fail_on)
+
+
+def _exit_code(
+    results: list[AuditResult], errors: list[tuple[str, str]], fail_on: Severity | None
+) -> int:
     if errors:
         return 2
     return 1 if any(r.fails(fail_on) for r in results) else 0
@@ -130,10 +139,21 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def policy_filter(names: list[str]) -> FindingFilter | None:
     """The policy post-pass, when --policy or [tool.wheelguard] asks for one."""
+    if not names and not _may_name_policies(Path.cwd() / "pyproject.toml"):
+        return None  # the common CI case: skip importing and compiling the policy machinery
     from .policy import load_policy_set
 
     policies = load_policy_set(names, project_dir=Path.cwd())
     return policies.assign if policies is not None else None
+
+
+def _may_name_policies(pyproject: Path) -> bool:
+    """False only when ./pyproject.toml cannot hold a [tool.wheelguard] table (a cheap text
+    test; the policy loader parses it properly when it can)."""
+    try:
+        return b"wheelguard" in pyproject.read_bytes()
+    except OSError:
+        return False
 
 
 def _emit(text: str, output: str | None) -> None:
