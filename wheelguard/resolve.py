@@ -114,7 +114,8 @@ def _loader_context(
             search = own[p] + ([] if b.runpath else inherited[p])
             found: dict[str, str] = {
                 n: t for n in b.needed
-                if (t := _find_in_wheel(n, search, layout.files) or loaded[p].get(n))
+                if (t := _found_path(_find_in_wheel(n, search, layout.files))
+                    or loaded[p].get(n))
             }
             passed = gives[p] + inherited[p]
             before: dict[str, str] = {**loaded[p], **found}
@@ -136,14 +137,20 @@ def _loader_context(
 
 def _find_in_wheel(
     needed: str, search: Iterable[Entry], files: Mapping[str, ArchivePath]
-) -> str | None:
+) -> tuple[str, Entry] | None:
+    """The install path that ``needed`` resolves to through ``search``, with the entry that
+    found it."""
     for entry in search:
         if entry.directory is None or entry.kind in ("escapes-root", "other-distribution"):
             continue
         candidate = posixpath.normpath(posixpath.join(entry.directory, needed))
         if candidate in files:
-            return candidate
+            return candidate, entry
     return None
+
+
+def _found_path(hit: tuple[str, Entry] | None) -> str | None:
+    return hit[0] if hit is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +234,8 @@ def resolve_binary(
         search += layout.inherited.get(here, ())
     first = layout.loaded_first.get(here, {})
     return tuple(
-        Resolution(needed, "wheel", path=first[needed], entry=None)
-        if needed in first and _find_in_wheel(needed, search, layout.files) is None
-        else _resolve_one(needed, search, layout.files, platform, providers=providers,
-                          requirements=requirements)
+        _resolve_one(needed, search, layout.files, platform, first=first, providers=providers,
+                     requirements=requirements)
         for needed in binary.needed
     )
 
@@ -251,10 +256,9 @@ def _resolve_install_name(
         if candidate in files:
             return Resolution(name, "wheel", path=candidate, entry="@loader_path")
     elif name.startswith("@rpath/"):
-        found = _find_in_wheel(name.removeprefix("@rpath/"), search, files)
-        if found is not None:
-            entry = next(e.raw for e in search if e.directory and found.startswith(e.directory))
-            return Resolution(name, "wheel", path=found, entry=entry)
+        hit = _find_in_wheel(name.removeprefix("@rpath/"), search, files)
+        if hit is not None:
+            return Resolution(name, "wheel", path=hit[0], entry=hit[1].raw)
     return Resolution(name, "unresolved")
 
 
@@ -264,16 +268,17 @@ def _resolve_one(
     files: Mapping[str, ArchivePath],
     platform: PlatformPolicy | None,
     *,
+    first: Mapping[str, str],
     providers: tuple[KnownProvider, ...],
     requirements: Mapping[str, Requirement],
 ) -> Resolution:
     if "/" in needed:
         return Resolution(needed, "unresolved")
-    found = _find_in_wheel(needed, search, files)
-    if found is not None:
-        entry = next(e for e in search if e.directory is not None
-                     and posixpath.normpath(posixpath.join(e.directory, needed)) == found)
-        return Resolution(needed, "wheel", path=found, entry=entry.raw)
+    hit = _find_in_wheel(needed, search, files)
+    if hit is not None:
+        return Resolution(needed, "wheel", path=hit[0], entry=hit[1].raw)
+    if needed in first:  # mapped by a loader before this object's NEEDED are looked up
+        return Resolution(needed, "wheel", path=first[needed], entry=None)
     if platform is not None and platform.allows_library(needed):
         return Resolution(needed, "platform")
     provider = provider_for_soname(needed, providers)
