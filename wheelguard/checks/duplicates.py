@@ -56,12 +56,9 @@ def _provider_duplicates(ctx: AuditContext, binaries: list[Binary]) -> Iterator[
     for b in binaries:
         # ungrafted: auditwheel's hashed copy (libtvm_ffi-1a2b3c4d.so) is the usual duplicate.
         provider = provider_for_soname(ungrafted(b.name), ctx.providers)
-        if provider is not None:
-            bundled[provider.distribution].append(b)
-    for b in binaries:
-        provider = provider_for_soname(ungrafted(b.name), ctx.providers)
         if provider is None:
             continue
+        bundled[provider.distribution].append(b)
         req = find_requirement(ctx.all_requirements, provider)
         if req is not None:
             yield RULES["WG105"].finding(
@@ -71,8 +68,9 @@ def _provider_duplicates(ctx: AuditContext, binaries: list[Binary]) -> Iterator[
                 data={"library": b.name, "provider": str(req.name), "requirement": str(req)},
             )
     for p in ctx.providers:
-        for prefix in p.abi_prefixes:
-            yield from _embedded_abi(ctx, binaries, p, prefix, bundled.get(p.distribution, []))
+        if p.abi_prefixes:  # one pass per runtime: abi_exports does not depend on the prefix
+            yield from _embedded_abi(ctx, binaries, p, p.abi_prefixes[0],
+                                     bundled.get(p.distribution, []))
 
 
 def _embedded_abi(
