@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_binary_output", "atomic_write_text"]
+__all__ = ["atomic_binary_output", "atomic_write_text", "file_sha256"]
 
 
 @contextlib.contextmanager
@@ -34,3 +35,13 @@ def atomic_binary_output(target: Path) -> Iterator[IO[bytes]]:
 def atomic_write_text(target: Path, text: str) -> None:
     with atomic_binary_output(target) as f:
         f.write(text.encode("utf-8"))
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks: how smoke results name the build they ran
+    on and how the release checklist matches them, so both must use this one function."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

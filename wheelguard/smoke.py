@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -69,6 +68,7 @@ from packaging.utils import canonicalize_name
 from . import __version__
 from ._compat import tomllib
 from .errors import InvalidPolicy, SmokeError, UsageError
+from .fsutil import file_sha256
 from .gemm import DRIVER_FILES, DRIVERS, GEMM_CHOICES, driver_dir
 from .model import Wheel
 from .providers import KnownProvider, known_providers
@@ -1098,14 +1098,6 @@ def _shadowed(distributions: Sequence[Mapping[str, Any]]) -> list[str]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @contextlib.contextmanager
 def _workdir(given: Path | None) -> Iterator[Path]:
     if given is not None:
@@ -1157,7 +1149,7 @@ def run_smoke(options: SmokeOptions, *, log: Callable[[str], None] | None = None
     return SmokeResult(
         wheel=MappingProxyType({
             "path": str(options.wheel), "filename": wheel.filename, "name": str(wheel.name),
-            "version": str(wheel.version), "sha256": _sha256(options.wheel),
+            "version": str(wheel.version), "sha256": file_sha256(options.wheel),
         }),
         options=options,
         host=MappingProxyType({

@@ -10,13 +10,12 @@ present, warns on warnings, and the smoke item passes only for a smoke result of
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from ..audit import AuditResult
+from ..fsutil import file_sha256
 from ..model import Finding, Severity
 from .json import result_to_json
 from .text import display_path
@@ -80,14 +79,6 @@ class WheelChecklist:
         return all(i.status in ("pass", "warn") for i in self.items)
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _judge(item: Item, findings: Sequence[Finding]) -> ItemResult:
     mine = tuple(f for f in findings if f.check.startswith(item.codes) and f.waived is None)
     errors = [f for f in mine if f.severity >= Severity.ERROR]
@@ -132,7 +123,7 @@ def build_checklist(
 ) -> tuple[WheelChecklist, ...]:
     out = []
     for r in results:
-        sha = _sha256(r.wheel.path)
+        sha = file_sha256(r.wheel.path)
         items = [_judge(item, r.findings) for item in ITEMS]
         smoke_item, smoke = _smoke_item(sha, r.wheel.filename, smokes)
         items.append(smoke_item)
