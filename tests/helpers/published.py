@@ -9,7 +9,6 @@ Only "no registry can be reached" turns into :class:`Unavailable`, which tests r
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from wheelguard.fsutil import file_sha256
 
 __all__ = ["PINS", "Pin", "Unavailable", "cache_dir", "fetch"]
 
@@ -70,12 +71,6 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "wheelguard" / "wheels"
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fetch(name: str, cache: Path | None = None) -> Path:
@@ -87,7 +82,7 @@ def fetch(name: str, cache: Path | None = None) -> Path:
     pin = PINS[name]
     cache = cache or cache_dir()
     target = cache / pin.filename
-    if target.is_file() and sha256_of(target) == pin.sha256:
+    if target.is_file() and file_sha256(target) == pin.sha256:
         return target
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp:
@@ -107,7 +102,7 @@ def fetch(name: str, cache: Path | None = None) -> Path:
             msg = (f"pip download {pin.project}=={pin.version} failed (rc {proc.returncode}, "
                    f"got {listing}):\n{proc.stderr[-2000:]}")
             raise RuntimeError(msg)
-        digest = sha256_of(got)
+        digest = file_sha256(got)
         if digest != pin.sha256:
             msg = f"{pin.filename}: sha256 {digest}, pinned {pin.sha256}"
             raise ValueError(msg)
