@@ -73,8 +73,8 @@ class Input:
 def describe(inp: Input) -> None:
     """Sizes, and the repair job's excludes and platform, from wheelguard's own scan."""
     from wheelguard.checks import make_context
-    from wheelguard.resolve import resolve_binary
-    from wheelguard.scan import scan_wheel
+    from wheelguard.loader.resolve import resolve_binary
+    from wheelguard.reading.scan import scan_wheel
 
     wheel = scan_wheel(inp.path)
     natives = [m for m in wheel.members if any(b.path == m.path for b in wheel.binaries)]

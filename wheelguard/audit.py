@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .checks import AuditContext, make_context, run_checks
-from .model import Finding, Severity, Wheel
-from .rules import lookup_rule
-from .scan import ProgressFn, scan_wheel
+from wheelguard.checks import AuditContext, make_context, run_checks
+from wheelguard.model import Finding, Severity, Wheel
+from wheelguard.reading.scan import ProgressFn, scan_wheel
+from wheelguard.rules import lookup_rule
 
 if TYPE_CHECKING:
-    from .wheelhouse import ProviderLookup
+    from wheelguard.linkage.fetch import ProviderLookup
 
 __all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_wheel"]
 
@@ -80,7 +80,7 @@ def audit_wheel(
         python=options.python,
     )
     if options.providers is not None:
-        from .linkage import analyse_linkage
+        from wheelguard.linkage.emulate import analyse_linkage
 
         ctx = replace(ctx, linkage=analyse_linkage(
             wheel, options.providers, python=options.python, extras=options.extras,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Finding, Severity, freeze
+from wheelguard.model import Finding, Severity, freeze
 
 __all__ = ["RULES", "Rule", "lookup_rule"]
 

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelguard.fsutil import file_sha256
+from wheelguard.util.fs import file_sha256
 
 __all__ = ["PINS", "Pin", "Unavailable", "cache_dir", "fetch"]
 

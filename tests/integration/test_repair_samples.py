@@ -21,7 +21,7 @@ from helpers.cli import run_wheelguard
 from helpers.repair_fixtures import assert_installable
 
 from wheelguard.audit import audit_wheel
-from wheelguard.policy import PolicySet, load_policy
+from wheelguard.policy.decide import PolicySet, load_policy
 
 # tinykern's own policy, composed after the shipped ones (later wins). The sample links cudart
 # statically, so an entry into an nvidia package is never needed: drop it. The shipped default
@@ -62,7 +62,7 @@ def policy_args() -> list[str]:
 
 
 def _policies(args: list[str]) -> PolicySet:
-    from wheelguard.policy import load_policy_set
+    from wheelguard.policy.decide import load_policy_set
 
     names = [a for a in args if a != "--policy"]
     ps = load_policy_set(names, project_dir=Path.cwd())

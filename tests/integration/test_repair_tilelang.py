@@ -19,7 +19,7 @@ from helpers.cli import run_wheelguard
 from helpers.repair_fixtures import assert_installable
 
 from wheelguard.audit import audit_wheel
-from wheelguard.policy import PolicySet, load_policy
+from wheelguard.policy.decide import PolicySet, load_policy
 
 KEPT = (
     "tilelang/3rdparty/tvm/python/",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers.clibs import EM_386, EM_AARCH64, Compiler, minimal_elf, retarget, truncated
 
-from wheelguard.elf import ElfParseError, is_elf, parse_elf
+from wheelguard.formats.elf import ElfParseError, is_elf, parse_elf
 from wheelguard.model import ArchivePath, Binary, VersionNeed
 
 

@@ -18,7 +18,7 @@ from helpers.wheels import build_wheel
 from packaging.requirements import Requirement
 
 from wheelguard.audit import AuditOptions, AuditResult, audit_wheel
-from wheelguard.linkage import (
+from wheelguard.linkage.emulate import (
     LAYOUTS,
     Linkage,
     analyse_linkage,
@@ -27,9 +27,9 @@ from wheelguard.linkage import (
     preloads,
     verdict,
 )
+from wheelguard.linkage.fetch import ProviderLookup
 from wheelguard.model import Finding, Severity
-from wheelguard.scan import scan_wheel
-from wheelguard.wheelhouse import ProviderLookup
+from wheelguard.reading.scan import scan_wheel
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from wheelguard.linkage import Linkage, analyse_linkage, soname_gaps, symbol_gaps, verdict
-from wheelguard.scan import scan_wheel
-from wheelguard.wheelhouse import ProviderLookup
+from wheelguard.linkage.emulate import Linkage, analyse_linkage, soname_gaps, symbol_gaps, verdict
+from wheelguard.linkage.fetch import ProviderLookup
+from wheelguard.reading.scan import scan_wheel
 
 pytestmark = pytest.mark.network
 

@@ -13,9 +13,9 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 from wheelguard.errors import UsageError
-from wheelguard.platform import linux_platforms
-from wheelguard.scan import scan_wheel
-from wheelguard.wheelhouse import ProviderLookup, ProviderUnavailable, Target, target_for
+from wheelguard.knowledge.manylinux import linux_platforms
+from wheelguard.linkage.fetch import ProviderLookup, ProviderUnavailable, Target, target_for
+from wheelguard.reading.scan import scan_wheel
 
 PY = "3.12"
 FILES = {"pkg/__init__.py": b""}

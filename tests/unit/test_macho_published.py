@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers.cli import run_wheelguard
 
-from wheelguard.cli_show import show_data
-from wheelguard.scan import scan_wheel
+from wheelguard.cli.show import show_data
+from wheelguard.reading.scan import scan_wheel
 
 pytestmark = pytest.mark.network
 

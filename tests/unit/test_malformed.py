@@ -27,8 +27,8 @@ from helpers.wheels import (
     zip_bytes,
 )
 
-from wheelguard.archive import Limits, WheelArchive
 from wheelguard.errors import InvalidWheel
+from wheelguard.reading.archive import Limits, WheelArchive
 
 NAME = "demo-1.0-py3-none-any.whl"
 PAYLOAD = {"demo/__init__.py": b'"""demo"""\n', "demo/data.txt": b"0123456789abcdef" * 256}

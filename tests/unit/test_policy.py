@@ -16,7 +16,7 @@ from helpers.fixtures import BuiltFixture
 from wheelguard.audit import audit_wheel
 from wheelguard.errors import InvalidPolicy
 from wheelguard.model import Action, Severity
-from wheelguard.policy import (
+from wheelguard.policy.decide import (
     Decisions,
     Glob,
     Policy,

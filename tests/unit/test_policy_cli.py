@@ -14,7 +14,7 @@ import pytest
 from helpers.cli import audit_json, run_inprocess, run_wheelguard
 from helpers.fixtures import BuiltFixture
 
-from wheelguard.cli_policy import exclude_flags
+from wheelguard.cli.policy import exclude_flags
 
 Wheels = Mapping[str, BuiltFixture]
 REPO = Path(__file__).resolve().parents[2]

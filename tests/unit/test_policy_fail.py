@@ -9,7 +9,7 @@ from helpers.cli import run_wheelguard
 from helpers.wheels import build_wheel
 
 from wheelguard.audit import audit_wheel
-from wheelguard.policy import load_policy_set
+from wheelguard.policy.decide import load_policy_set
 
 POLICY = """\
 [policy]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wheelguard.audit import audit_wheel
-from wheelguard.policy import load_policy_set
+from wheelguard.policy.decide import load_policy_set
 
 pytestmark = pytest.mark.network
 

@@ -24,12 +24,12 @@ from packaging.specifiers import SpecifierSet
 from wheelguard.audit import audit_wheel
 from wheelguard.errors import RepairError
 from wheelguard.model import Binary, Severity
-from wheelguard.patchelf import find_patchelf
-from wheelguard.plan import has_upper_bound, tighten
-from wheelguard.policy import Policy, PolicySet, load_policy, parse_policy
-from wheelguard.repair import RepairResult, repair_wheel
-from wheelguard.scan import parse_native
-from wheelguard.zipcopy import ZipWriter
+from wheelguard.policy.decide import Policy, PolicySet, load_policy, parse_policy
+from wheelguard.reading.scan import parse_native
+from wheelguard.repair.patchelf import find_patchelf
+from wheelguard.repair.plan import has_upper_bound, tighten
+from wheelguard.repair.write import RepairResult, repair_wheel
+from wheelguard.repair.zipwrite import ZipWriter
 
 Wheels = Mapping[str, BuiltFixture]
 DIST = "demo-1.0.dist-info"

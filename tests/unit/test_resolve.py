@@ -11,9 +11,9 @@ from helpers.fixtures import INIT
 from helpers.wheels import build_wheel
 
 from wheelguard.audit import audit_wheel
+from wheelguard.loader.resolve import Layout, classify_entry, install_path
 from wheelguard.model import ArchivePath
-from wheelguard.resolve import Layout, classify_entry, install_path
-from wheelguard.scan import scan_wheel
+from wheelguard.reading.scan import scan_wheel
 
 
 @pytest.fixture(scope="module")

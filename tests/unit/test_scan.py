@@ -11,8 +11,8 @@ from helpers.fixtures import INIT
 from helpers.wheels import RecordTweaks, build_wheel, record_digest, wheel_files
 
 from wheelguard.audit import audit_wheel
-from wheelguard.providers import declared
-from wheelguard.scan import scan_wheel
+from wheelguard.knowledge.providers import declared
+from wheelguard.reading.scan import scan_wheel
 
 
 def _record_with(line_end: str) -> bytes:

@@ -21,10 +21,11 @@ import pytest
 from helpers.clibs import Compiler, LibSpec
 from helpers.wheels import ZipEntry, member_data_span, patch_central, wheel_files, zip_bytes
 
-from wheelguard import elf, scan
-from wheelguard.archive import STREAM_OUT, urlsafe_digest
 from wheelguard.errors import InvalidWheel
+from wheelguard.formats import elf
 from wheelguard.model import ArchivePath, Wheel
+from wheelguard.reading import scan
+from wheelguard.reading.archive import STREAM_OUT, urlsafe_digest
 
 # 3 MB of machine code (an executable PT_LOAD the image may drop) and 2 MB of data (RW).
 BIG_SOURCE = r"""

@@ -14,9 +14,9 @@ from helpers.cli import run_inprocess
 from helpers.wheels import build_wheel
 
 from wheelguard.errors import InvalidPolicy, UsageError
-from wheelguard.providers import known_providers
-from wheelguard.scan import scan_wheel
-from wheelguard.smoke import (
+from wheelguard.knowledge.providers import known_providers
+from wheelguard.reading.scan import scan_wheel
+from wheelguard.smoke.run import (
     STRICT_PROVIDERS,
     MappedLibrary,
     SmokeOptions,

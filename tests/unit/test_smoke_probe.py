@@ -22,10 +22,10 @@ import pytest
 from helpers.clibs import minimal_elf, truncated
 
 import wheelguard
-from wheelguard.gemm import DRIVER_FILES, driver_dir
-from wheelguard.smoke import loader_log_libraries
+from wheelguard.smoke.gemm import DRIVER_FILES, driver_dir
+from wheelguard.smoke.run import loader_log_libraries
 
-PROBE = Path(wheelguard.__file__).with_name("smoke_probe.py")
+PROBE = Path(wheelguard.__file__).parent / "smoke" / "probe.py"
 
 
 @pytest.fixture(scope="module")

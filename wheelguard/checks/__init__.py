@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from packaging.requirements import Requirement
 
-from ..model import Finding, Wheel
-from ..platform import PlatformPolicy, platform_policy
-from ..providers import KnownProvider, declared, known_providers
-from ..resolve import Layout
+from wheelguard.knowledge.manylinux import PlatformPolicy, platform_policy
+from wheelguard.knowledge.providers import KnownProvider, declared, known_providers
+from wheelguard.loader.resolve import Layout
+from wheelguard.model import Finding, Wheel
 
 if TYPE_CHECKING:
-    from ..linkage import Linkage
+    from wheelguard.linkage.emulate import Linkage
 
 __all__ = ["CHECKS", "AuditContext", "Check", "make_context", "run_checks"]
 
@@ -71,7 +71,7 @@ def make_context(
 
 
 def _registry() -> tuple[Check, ...]:
-    from . import artifacts, duplicates, linkage, needed, record, rpath, size
+    from wheelguard.checks import artifacts, duplicates, linkage, needed, record, rpath, size
 
     return (duplicates.run, rpath.run, needed.run, artifacts.run, record.run, size.run,
             linkage.run)

@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..model import Finding, Member
-from ..rules import RULES
-from ..units import format_bytes
-from . import AuditContext
+from wheelguard.checks import AuditContext
+from wheelguard.model import Finding, Member
+from wheelguard.rules import RULES
+from wheelguard.util.units import format_bytes
 
 __all__ = ["VENDOR_DIRS", "artifact_category", "run", "tree_of", "wheel_arches"]
 

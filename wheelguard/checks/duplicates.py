@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator
 
-from ..model import Binary, Finding
-from ..providers import KnownProvider, find_requirement, provider_for_soname, ungrafted
-from ..rules import RULES
-from . import AuditContext
+from wheelguard.checks import AuditContext
+from wheelguard.knowledge.providers import (
+    KnownProvider,
+    find_requirement,
+    provider_for_soname,
+    ungrafted,
+)
+from wheelguard.model import Binary, Finding
+from wheelguard.rules import RULES
 
 __all__ = ["run"]
 

@@ -1,15 +1,16 @@
-"""Cross-wheel linkage findings (WG7xx), from the facts :mod:`wheelguard.linkage` gathered.
+"""Cross-wheel linkage findings (WG7xx), from the facts :mod:`wheelguard.linkage.emulate` gathered.
 
 These run only when the audit was given dependency wheels (``--wheelhouse``/``--download``);
 without them ``ctx.linkage`` is None and the audit stays hermetic. Each function below reads
-one kind of fact and words it; the analysis itself lives in :mod:`wheelguard.linkage`.
+one kind of fact and words it; the analysis itself lives in :mod:`wheelguard.linkage.emulate`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..linkage import (
+from wheelguard.checks import AuditContext
+from wheelguard.linkage.emulate import (
     Linkage,
     duplicates,
     layout_breaks,
@@ -19,9 +20,8 @@ from ..linkage import (
     unbounded_cxx,
     verdict,
 )
-from ..model import Finding, Severity
-from ..rules import RULES
-from . import AuditContext
+from wheelguard.model import Finding, Severity
+from wheelguard.rules import RULES
 
 __all__ = ["run"]
 

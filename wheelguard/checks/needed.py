@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import Finding, VersionNeed
-from ..platform import PlatformPolicy
-from ..resolve import resolve_binary
-from ..rules import RULES
-from . import AuditContext
+from wheelguard.checks import AuditContext
+from wheelguard.knowledge.manylinux import PlatformPolicy
+from wheelguard.loader.resolve import resolve_binary
+from wheelguard.model import Finding, VersionNeed
+from wheelguard.rules import RULES
 
 __all__ = ["run"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import Finding
-from ..rules import RULES
-from . import AuditContext
+from wheelguard.checks import AuditContext
+from wheelguard.model import Finding
+from wheelguard.rules import RULES
 
 __all__ = ["run"]
 

@@ -1,6 +1,6 @@
 """RPATH/RUNPATH hygiene, judged entry by entry.
 
-Each entry falls in exactly one class (see :func:`wheelguard.resolve.classify_entry`), so one
+Each entry falls in exactly one class (see :func:`wheelguard.loader.resolve.classify_entry`), so one
 bad entry yields one finding, named for what is wrong with it.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import Finding
-from ..providers import find_requirement, provider_for_top_level
-from ..resolve import Entry, entries
-from ..rules import RULES
-from . import AuditContext
+from wheelguard.checks import AuditContext
+from wheelguard.knowledge.providers import find_requirement, provider_for_top_level
+from wheelguard.loader.resolve import Entry, entries
+from wheelguard.model import Finding
+from wheelguard.rules import RULES
 
 __all__ = ["run"]
 

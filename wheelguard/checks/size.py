@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from ..model import Finding, Wheel
-from ..rules import RULES
-from ..units import format_bytes
-from . import AuditContext
-from .artifacts import tree_of
+from wheelguard.checks import AuditContext
+from wheelguard.checks.artifacts import tree_of
+from wheelguard.model import Finding, Wheel
+from wheelguard.rules import RULES
+from wheelguard.util.units import format_bytes
 
 __all__ = ["largest_trees", "run"]
 

@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..audit import AuditResult
-from ..fsutil import file_sha256
-from ..model import Finding, Severity
-from .json import result_to_json
-from .text import display_path
+from wheelguard.audit import AuditResult
+from wheelguard.model import Finding, Severity
+from wheelguard.report.json import result_to_json
+from wheelguard.report.text import display_path
+from wheelguard.util.fs import file_sha256
 
 __all__ = [
     "ITEMS",
@@ -137,7 +137,7 @@ def build_checklist(
 def render_checklist_markdown(
     checklists: Sequence[WheelChecklist], *, today: dt.date | None = None
 ) -> str:
-    from .smoke_md import render_smoke_markdown
+    from wheelguard.report.smoke_md import render_smoke_markdown
 
     day = (today or dt.date.today()).isoformat()
     lines = [f"# Release checklist ({day})", "", "| wheel | verdict |", "|---|---|"]

@@ -7,10 +7,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import __version__
-from ..audit import AuditResult
-from ..checks.size import largest_trees
-from ..model import Finding, Severity
+from wheelguard import __version__
+from wheelguard.audit import AuditResult
+from wheelguard.checks.size import largest_trees
+from wheelguard.model import Finding, Severity
 
 __all__ = [
     "SCHEMA_VERSION", "finding_to_json", "plain", "render_json", "result_to_json"

@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from ..audit import AuditResult
-from ..model import Finding, Severity
-from ..units import format_bytes
+from wheelguard.audit import AuditResult
+from wheelguard.model import Finding, Severity
+from wheelguard.util.units import format_bytes
 
 __all__ = ["display_path", "render_text"]
 

@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import WheelguardError
+from wheelguard import __version__
+from wheelguard.errors import WheelguardError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -34,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"wheelguard.cli_{name}")
+            module = importlib.import_module(f"wheelguard.cli.{name}")
         except ModuleNotFoundError as e:
-            if e.name != f"wheelguard.cli_{name}":
+            if e.name != f"wheelguard.cli.{name}":
                 raise
             continue
         module.configure_parser(sub)

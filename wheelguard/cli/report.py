@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .options import add_policy_option, size_arg
+from wheelguard.cli.common import add_policy_option, size_arg
 
 __all__ = ["configure_parser", "execute"]
 
@@ -38,7 +38,7 @@ def configure_parser(sub: Any) -> None:
 
 
 def _smoke_docs(paths: list[str]) -> list[dict[str, Any]]:
-    from .errors import UsageError
+    from wheelguard.errors import UsageError
 
     docs = []
     for path in paths:
@@ -53,11 +53,15 @@ def _smoke_docs(paths: list[str]) -> list[dict[str, Any]]:
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .audit import AuditOptions, audit_wheel
-    from .cli_audit import expand_wheels, policy_filter
-    from .errors import InvalidWheel
-    from .fsutil import atomic_write_text
-    from .report.checklist import build_checklist, checklist_to_json, render_checklist_markdown
+    from wheelguard.audit import AuditOptions, audit_wheel
+    from wheelguard.cli.audit import expand_wheels, policy_filter
+    from wheelguard.errors import InvalidWheel
+    from wheelguard.report.checklist import (
+        build_checklist,
+        checklist_to_json,
+        render_checklist_markdown,
+    )
+    from wheelguard.util.fs import atomic_write_text
 
     del parser
     smokes = _smoke_docs(args.smoke)

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidWheel, UsageError
-from .model import Severity
-from .options import add_policy_option, progress_bar, severity_or_never, size_arg
+from wheelguard.cli.common import add_policy_option, progress_bar, severity_or_never, size_arg
+from wheelguard.errors import InvalidWheel, UsageError
+from wheelguard.model import Severity
 
 if TYPE_CHECKING:
-    from .audit import AuditResult, FindingFilter
+    from wheelguard.audit import AuditResult, FindingFilter
 
 __all__ = ["configure_parser", "execute"]
 
@@ -47,7 +47,7 @@ def configure_parser(sub: Any) -> None:
                    help="Python version for evaluating Requires-Dist markers (default: running)")
     p.add_argument("--no-hints", action="store_true", help="leave out fix hints in text output")
     add_policy_option(p)
-    from .options import add_provider_options
+    from wheelguard.cli.common import add_provider_options
 
     add_provider_options(p)
     p.set_defaults(func=execute)
@@ -65,7 +65,7 @@ def expand_wheels(patterns: list[str]) -> list[str]:
 
 
 def _codes(values: list[str]) -> frozenset[str]:
-    from .audit import AuditOptions
+    from wheelguard.audit import AuditOptions
 
     keys = [k.strip() for v in values for k in v.split(",") if k.strip()]
     try:
@@ -75,8 +75,8 @@ def _codes(values: list[str]) -> frozenset[str]:
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .audit import AuditOptions, audit_wheel
-    from .wheelhouse import provider_lookup
+    from wheelguard.audit import AuditOptions, audit_wheel
+    from wheelguard.linkage.fetch import provider_lookup
 
     options = AuditOptions(
         select=_codes(args.select),
@@ -108,14 +108,14 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"wheelguard: error: {w}: {' '.join(reason.split())}", file=sys.stderr)
     fail_on = args.fail_on
     if args.format == "json":
-        from .report.json import render_json
+        from wheelguard.report.json import render_json
 
         _emit(render_json(results, errors, fail_on=fail_on), args.output)
         return _exit_code(results, errors, fail_on)
     # rich only for people: a JSON gate in CI does not pay for importing a terminal UI.
     from rich.console import Console
 
-    from .report.text import render_text
+    from wheelguard.report.text import render_text
 
     if args.output:
         # Capture.get() holds what was printed; export_text() would see an empty record,
@@ -141,7 +141,7 @@ def policy_filter(names: list[str]) -> FindingFilter | None:
     """The policy post-pass, when --policy or [tool.wheelguard] asks for one."""
     if not names and not _may_name_policies(Path.cwd() / "pyproject.toml"):
         return None  # the common CI case: skip importing and compiling the policy machinery
-    from .policy import load_policy_set
+    from wheelguard.policy.decide import load_policy_set
 
     policies = load_policy_set(names, project_dir=Path.cwd())
     return policies.assign if policies is not None else None
@@ -160,6 +160,6 @@ def _emit(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from .fsutil import atomic_write_text
+    from wheelguard.util.fs import atomic_write_text
 
     atomic_write_text(Path(output), text)

@@ -19,8 +19,8 @@ import sysconfig
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .errors import RepairError
-from .plan import ElfEdit
+from wheelguard.errors import RepairError
+from wheelguard.repair.plan import ElfEdit
 
 __all__ = ["apply_edit", "find_patchelf", "find_strip", "patchelf_args"]
 

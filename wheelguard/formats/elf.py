@@ -21,7 +21,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 from elftools.elf.sections import NoteSection, Section
 
-from .model import ArchivePath, Binary, SoName, VersionNeed
+from wheelguard.model import ArchivePath, Binary, SoName, VersionNeed
 
 __all__ = ["ELF_MAGIC", "ElfParseError", "is_elf", "parse_elf"]
 

@@ -25,7 +25,7 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--layout", action="append", default=[], metavar="NAME",
                    choices=("site-packages", "system-site-packages", "target"),
                    help="with --deps: only these layouts (repeatable; default all)")
-    from .options import add_provider_options
+    from wheelguard.cli.common import add_provider_options
 
     add_provider_options(p)
     p.set_defaults(func=execute)
@@ -33,9 +33,9 @@ def configure_parser(sub: Any) -> None:
 
 def show_data(path: str, python: str | None = None) -> dict[str, Any]:
     """The facts ``show`` prints, as plain data (also its JSON output)."""
-    from .checks import make_context
-    from .resolve import resolve_binary
-    from .scan import scan_wheel
+    from wheelguard.checks import make_context
+    from wheelguard.loader.resolve import resolve_binary
+    from wheelguard.reading.scan import scan_wheel
 
     wheel = scan_wheel(path)
     ctx = make_context(wheel, python=python)
@@ -117,11 +117,11 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def deps_data(args: argparse.Namespace) -> dict[str, Any]:
-    """``show --deps`` as plain data: :func:`wheelguard.linkage.describe` of the analysis,
+    """``show --deps`` as plain data: :func:`wheelguard.linkage.emulate.describe` of the analysis,
     restricted to the layouts asked for."""
-    from .linkage import analyse_linkage, describe
-    from .scan import scan_wheel
-    from .wheelhouse import ProviderLookup, provider_lookup
+    from wheelguard.linkage.emulate import analyse_linkage, describe
+    from wheelguard.linkage.fetch import ProviderLookup, provider_lookup
+    from wheelguard.reading.scan import scan_wheel
 
     lookup = provider_lookup(args) or ProviderLookup()
     linkage = analyse_linkage(scan_wheel(args.wheel), lookup, python=args.python,

@@ -2,7 +2,7 @@
 
 The input is only read. The output is written to a temporary file in the output directory and
 renamed over ``OUTDIR/<same file name>`` only when everything succeeded. Members the plan does
-not touch are copied raw from the input archive (:mod:`wheelguard.zipcopy`); changed members
+not touch are copied raw from the input archive (:mod:`wheelguard.repair.zipwrite`); changed members
 are the bytes patchelf/strip wrote or the edited text. RECORD is regenerated from what was
 written: the digest of a copied member is the one the scan took while inflating it, that of a
 changed member is taken from the bytes written.
@@ -31,17 +31,24 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from . import __version__
-from .archive import WheelArchive, urlsafe_digest
-from .audit import AuditOptions, audit_wheel
-from .checks import AuditContext
-from .errors import RepairError
-from .fsutil import atomic_binary_output
-from .model import ArchivePath, Finding, Wheel
-from .plan import ElfEdit, PreloadEdit, RepairPlan, RequirementEdit, Step, make_plan
-from .policy import PolicySet
-from .scan import ProgressFn, parse_native
-from .zipcopy import DateTime, ZipWriter, source_date_epoch
+from wheelguard import __version__
+from wheelguard.audit import AuditOptions, audit_wheel
+from wheelguard.checks import AuditContext
+from wheelguard.errors import RepairError
+from wheelguard.model import ArchivePath, Finding, Wheel
+from wheelguard.policy.decide import PolicySet
+from wheelguard.reading.archive import WheelArchive, urlsafe_digest
+from wheelguard.reading.scan import ProgressFn, parse_native
+from wheelguard.repair.plan import (
+    ElfEdit,
+    PreloadEdit,
+    RepairPlan,
+    RequirementEdit,
+    Step,
+    make_plan,
+)
+from wheelguard.repair.zipwrite import DateTime, ZipWriter, source_date_epoch
+from wheelguard.util.fs import atomic_binary_output
 
 __all__ = ["RECORD_NAME", "RepairResult", "plan_wheel", "repair_wheel", "summary"]
 
@@ -163,7 +170,7 @@ def _changed_members(
 
 def _edit_elf(archive: WheelArchive, wheel: Wheel, edit: ElfEdit, tmp: Path,
               env: Mapping[str, str]) -> bytes:
-    from .patchelf import apply_edit
+    from wheelguard.repair.patchelf import apply_edit
 
     before = next(b for b in wheel.binaries if b.path == edit.path)
     file = tmp / hashlib.sha256(edit.path.encode()).hexdigest()[:16]

@@ -3,13 +3,13 @@
 A wheel's native libraries need libraries that other distributions ship (``libtvm_ffi.so``
 from apache-tvm-ffi, ``libz3.so.4.15`` from z3-solver). The hermetic audit can only trust the
 table of known providers; this module reads the providers' real wheels, found by a
-:class:`~wheelguard.wheelhouse.ProviderLookup` at the lowest and the highest version the
+:class:`~wheelguard.linkage.fetch.ProviderLookup` at the lowest and the highest version the
 declared range admits and at the newest published, and answers as the loader would, without
 installing anything:
 
 * **where each DT_NEEDED is found**, per install layout (:data:`LAYOUTS`) and per version
   scenario: through a RUNPATH/RPATH entry with ``$ORIGIN`` expanded (the search is
-  :func:`wheelguard.resolve.resolve_binary` run over the combined install, so the rules are
+  :func:`wheelguard.loader.resolve.resolve_binary` run over the combined install, so the rules are
   the audit's own), by the platform, or only because an object with that SONAME is already
   loaded (glibc matches a NEEDED against loaded SONAMEs first; "import the provider first");
 * whether each endpoint still **ships the SONAME** and **exports the symbols** the wheel
@@ -39,13 +39,19 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from .errors import InvalidWheel
-from .model import ArchivePath, Binary, SoName, Wheel
-from .platform import PlatformPolicy, linux_platforms, platform_policy
-from .providers import KnownProvider, declared, known_providers
-from .resolve import Layout, Resolution, classify_entry, install_path, resolve_binary
-from .scan import scan_wheel
-from .wheelhouse import ProviderLookup, ProviderUnavailable, Target, target_for
+from wheelguard.errors import InvalidWheel
+from wheelguard.knowledge.manylinux import PlatformPolicy, linux_platforms, platform_policy
+from wheelguard.knowledge.providers import KnownProvider, declared, known_providers
+from wheelguard.linkage.fetch import ProviderLookup, ProviderUnavailable, Target, target_for
+from wheelguard.loader.resolve import (
+    Layout,
+    Resolution,
+    classify_entry,
+    install_path,
+    resolve_binary,
+)
+from wheelguard.model import ArchivePath, Binary, SoName, Wheel
+from wheelguard.reading.scan import scan_wheel
 
 __all__ = [
     "LAYOUTS",

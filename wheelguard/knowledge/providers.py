@@ -19,8 +19,8 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from ._compat import tomllib
-from .model import Binary, Wheel
+from wheelguard._compat import tomllib
+from wheelguard.model import Binary, Wheel
 
 __all__ = [
     "KnownProvider",

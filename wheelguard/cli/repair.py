@@ -13,11 +13,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .options import add_policy_option
+from wheelguard.cli.common import add_policy_option
 
 if TYPE_CHECKING:
-    from .policy import PolicySet
-    from .repair import RepairResult
+    from wheelguard.policy.decide import PolicySet
+    from wheelguard.repair.write import RepairResult
 
 __all__ = ["configure_parser", "execute", "policy_set_or_default"]
 
@@ -44,16 +44,16 @@ def configure_parser(sub: Any) -> None:
 
 def policy_set_or_default(names: list[str]) -> PolicySet:
     """The policies --policy or [tool.wheelguard] name, else the shipped ``default``."""
-    from .policy import PolicySet, load_policy, load_policy_set
+    from wheelguard.policy.decide import PolicySet, load_policy, load_policy_set
 
     policies = load_policy_set(names, project_dir=Path.cwd())
     return policies if policies is not None else PolicySet((load_policy("default"),))
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .cli_audit import expand_wheels
-    from .errors import InvalidWheel, RepairError, WheelguardError
-    from .repair import repair_wheel
+    from wheelguard.cli.audit import expand_wheels
+    from wheelguard.errors import InvalidWheel, RepairError, WheelguardError
+    from wheelguard.repair.write import repair_wheel
 
     del parser
     policies = policy_set_or_default(args.policy)
@@ -77,9 +77,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
             python: str | None) -> None:
-    from .audit import AuditOptions, audit_wheel
-    from .repair import summary
-    from .units import format_bytes
+    from wheelguard.audit import AuditOptions, audit_wheel
+    from wheelguard.repair.write import summary
+    from wheelguard.util.units import format_bytes
 
     name = result.source.name
     if result.output is None:

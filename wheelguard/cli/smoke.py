@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
-from .options import add_policy_option
+from wheelguard.cli.common import add_policy_option
+from wheelguard.errors import UsageError
 
 if TYPE_CHECKING:
-    from .smoke import SmokeResult
+    from wheelguard.smoke.run import SmokeResult
 
 __all__ = ["configure_parser", "execute", "render_text"]
 
@@ -83,8 +83,8 @@ def configure_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .fsutil import atomic_write_text
-    from .smoke import LAYOUTS, SmokeOptions, SmokeSettings, run_smoke, smoke_table
+    from wheelguard.smoke.run import LAYOUTS, SmokeOptions, SmokeSettings, run_smoke, smoke_table
+    from wheelguard.util.fs import atomic_write_text
 
     del parser
     settings = SmokeSettings.from_table(smoke_table(args.policy, project_dir=Path.cwd()),

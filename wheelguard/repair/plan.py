@@ -1,14 +1,15 @@
 """From a policy's decisions to a repair plan: which members go, which bytes change, how.
 
 Pure: it reads the scanned wheel, the audit context and the policy set's
-:class:`~wheelguard.policy.Decisions`, and returns a :class:`RepairPlan`; nothing is read from
-the archive and nothing is written. Edits are queued per member and a conflicting edit (two
+:class:`~wheelguard.policy.decide.Decisions`, and returns a :class:`RepairPlan`; nothing is read
+from the archive and nothing is written. Edits are queued per member and a conflicting edit (two
 rules renaming one DT_NEEDED two ways, a Requires-Dist no version can satisfy) is rejected when
-it is queued, so :mod:`wheelguard.repair` applies a plan that is consistent by construction.
+it is queued, so :mod:`wheelguard.repair.write` applies a plan that is consistent by
+construction.
 
-A plan whose edits are already in place is empty: every edit is computed from what the wheel
-has now (entries, requirements), never from what the policy says in the abstract. That is what
-makes repairing a repaired wheel a no-op.
+A plan whose edits are already in place is empty: every edit is computed from what the wheel has
+now (entries, requirements), never from what the policy says in the abstract. That is what makes
+repairing a repaired wheel a no-op.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from packaging.requirements import Requirement
 from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from .checks import AuditContext
-from .errors import RepairError
-from .model import Action, ArchivePath, Binary, Finding
-from .policy import Decisions, PolicySet, Verdict, entry_kind, ungrafted
-from .resolve import install_path, resolve_binary
+from wheelguard.checks import AuditContext
+from wheelguard.errors import RepairError
+from wheelguard.loader.resolve import install_path, resolve_binary
+from wheelguard.model import Action, ArchivePath, Binary, Finding
+from wheelguard.policy.decide import Decisions, PolicySet, Verdict, entry_kind, ungrafted
 
 __all__ = [
     "ElfEdit",

@@ -24,8 +24,8 @@ from types import ModuleType
 from typing import IO
 from zipfile import ZipInfo
 
-from .errors import InvalidWheel
-from .model import ArchivePath
+from wheelguard.errors import InvalidWheel
+from wheelguard.model import ArchivePath
 
 __all__ = [
     "INFLATER",

@@ -6,8 +6,8 @@ copy of a runtime mapped beside the provider's, a kernel compiler that cannot fi
 
 For each requested layout the run builds a fresh environment from one base interpreter, installs
 offline from local wheelhouses (``--no-index --find-links``), then runs the probe
-(:mod:`wheelguard.smoke_probe`, a standalone script) inside it. The probe imports the package,
-runs the GEMM drivers (:mod:`wheelguard.gemm`) and reports every native library mapped in the
+(:mod:`wheelguard.smoke.probe`, a standalone script) inside it. The probe imports the package,
+runs the GEMM drivers (:mod:`wheelguard.smoke.gemm`) and reports every native library mapped in the
 process with the distribution whose RECORD lists it. The judging happens here:
 
 - ``install``: pip installed the wheel and its dependencies from the wheelhouses alone;
@@ -65,15 +65,15 @@ from typing import Any, Literal, get_args
 
 from packaging.utils import canonicalize_name
 
-from . import __version__
-from ._compat import tomllib
-from .errors import InvalidPolicy, SmokeError, UsageError
-from .fsutil import file_sha256
-from .gemm import DRIVER_FILES, DRIVERS, GEMM_CHOICES, driver_dir
-from .model import Wheel
-from .providers import KnownProvider, known_providers
-from .report.json import plain
-from .scan import scan_wheel
+from wheelguard import __version__
+from wheelguard._compat import tomllib
+from wheelguard.errors import InvalidPolicy, SmokeError, UsageError
+from wheelguard.knowledge.providers import KnownProvider, known_providers
+from wheelguard.model import Wheel
+from wheelguard.reading.scan import scan_wheel
+from wheelguard.report.json import plain
+from wheelguard.smoke.gemm import DRIVER_FILES, DRIVERS, GEMM_CHOICES, driver_dir
+from wheelguard.util.fs import file_sha256
 
 __all__ = [
     "LAYOUTS",
@@ -194,7 +194,7 @@ def smoke_table(policies: Sequence[str], *, project_dir: Path) -> dict[str, Any]
     shipped policy. Only this table is read here (with tomllib), so the smoke run does not
     depend on the rest of the policy machinery to find its settings.
     """
-    from .policy import project_policy_names, shipped_policy_names
+    from wheelguard.policy.decide import project_policy_names, shipped_policy_names
 
     names, base = list(policies), None
     if not names:
@@ -544,7 +544,7 @@ def loader_log_libraries(
     object the log shows initialised and the report lacks (same device and inode) is added,
     marked ``loaded_in: "loader-log"``.
     """
-    from .smoke_probe import elf_info
+    from wheelguard.smoke.probe import elf_info
 
     libraries = [dict(lib) for lib in reported]
     seen: set[tuple[int, int]] = set()
@@ -737,7 +737,7 @@ class _Runner:
         probe_dir = self.workdir / "probe"
         package = probe_dir / DRIVER_PACKAGE
         package.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(__file__).with_name("smoke_probe.py"), probe_dir / PROBE_NAME)
+        shutil.copyfile(Path(__file__).with_name("probe.py"), probe_dir / PROBE_NAME)
         for name in DRIVER_FILES:
             shutil.copyfile(driver_dir() / name, package / name)
         (package / "__init__.py").write_text("", encoding="utf-8")

@@ -8,7 +8,7 @@ rewritten to ``$ORIGIN`` so the checks reason about one spelling.
 
 from __future__ import annotations
 
-from .model import ArchivePath, Binary, SoName
+from wheelguard.model import ArchivePath, Binary, SoName
 
 __all__ = ["MachOParseError", "is_macho", "parse_macho"]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .options import add_policy_option
+from wheelguard.cli.common import add_policy_option
 
 __all__ = ["TOOLS", "configure_parser", "exclude_flags", "execute"]
 
@@ -66,9 +66,9 @@ def exclude_flags(tool: str, libraries: Iterable[str]) -> list[str]:
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .errors import InvalidPolicy, UsageError
-    from .model import Action
-    from .policy import load_policy, load_policy_set, shipped_policy_names
+    from wheelguard.errors import InvalidPolicy, UsageError
+    from wheelguard.model import Action
+    from wheelguard.policy.decide import load_policy, load_policy_set, shipped_policy_names
 
     del parser
     if args.policy_command == "list":

@@ -16,9 +16,9 @@ from typing import Literal
 
 from packaging.requirements import Requirement
 
-from .model import ArchivePath, Binary, SoName, Wheel
-from .platform import PlatformPolicy
-from .providers import KnownProvider, find_requirement, provider_for_soname
+from wheelguard.knowledge.manylinux import PlatformPolicy
+from wheelguard.knowledge.providers import KnownProvider, find_requirement, provider_for_soname
+from wheelguard.model import ArchivePath, Binary, SoName, Wheel
 
 __all__ = [
     "Entry",

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .model import Severity
-from .units import format_bytes, parse_size
+from wheelguard.model import Severity
+from wheelguard.util.units import format_bytes, parse_size
 
 if TYPE_CHECKING:
     from rich.progress import Progress

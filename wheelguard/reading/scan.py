@@ -33,10 +33,10 @@ from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from . import elf, macho
-from .archive import Extent, Limits, RawReader, WheelArchive, urlsafe_digest
-from .errors import InvalidWheel
-from .model import ArchivePath, Binary, Member, RecordEntry, Wheel
+from wheelguard.errors import InvalidWheel
+from wheelguard.formats import elf, macho
+from wheelguard.model import ArchivePath, Binary, Member, RecordEntry, Wheel
+from wheelguard.reading.archive import Extent, Limits, RawReader, WheelArchive, urlsafe_digest
 
 __all__ = ["Image", "ProgressFn", "is_native", "parse_native", "scan_extents", "scan_wheel"]
 

@@ -16,7 +16,7 @@ Decisions are taken per *subject*, three kinds of them:
 For each subject every matching rule of every policy is a candidate and one is decisive
 (:func:`_decisive`): the last policy file with a candidate wins; within that file the last
 matching rule wins, except that a ``keep`` beats any rule that would remove the member. The
-plan (:mod:`wheelguard.plan`) turns the decisions into edits; the audit shows them as
+plan (:mod:`wheelguard.repair.plan`) turns the decisions into edits; the audit shows them as
 ``Finding.action``/``Finding.waived`` through :meth:`PolicySet.assign`.
 """
 
@@ -36,14 +36,14 @@ from typing import Any, Literal, NoReturn, get_args
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from ._compat import tomllib
-from .checks import AuditContext
-from .checks.artifacts import artifact_category, tree_of
-from .errors import InvalidPolicy
-from .model import Action, Binary, Finding, Severity, Wheel
-from .providers import known_providers, provider_for_soname
-from .resolve import install_path
-from .rules import lookup_rule
+from wheelguard._compat import tomllib
+from wheelguard.checks import AuditContext
+from wheelguard.checks.artifacts import artifact_category, tree_of
+from wheelguard.errors import InvalidPolicy
+from wheelguard.knowledge.providers import known_providers, provider_for_soname
+from wheelguard.loader.resolve import install_path
+from wheelguard.model import Action, Binary, Finding, Severity, Wheel
+from wheelguard.rules import lookup_rule
 
 __all__ = [
     "APPLIES_TO",
@@ -414,7 +414,7 @@ def parse_policy(text: str, *, source: str, name: str | None = None) -> Policy:
     if "smoke" in data:
         # [smoke] belongs to `wheelguard smoke`; validated here too so `policy check` and
         # every command report a bad table the same way.
-        from .smoke import SmokeSettings
+        from wheelguard.smoke.run import SmokeSettings
 
         table = data["smoke"]
         if not isinstance(table, dict):
@@ -1083,7 +1083,7 @@ def _forbidden_members(
 ) -> list[Finding]:
     """Members a ``fail`` rule matches by path or library alone: with no check reporting
     them, the rule would otherwise only show at repair time."""
-    from .rules import RULES
+    from wheelguard.rules import RULES
 
     out = []
     for path, verdict in sorted(members.items()):

@@ -1,6 +1,6 @@
 """Where dependency wheels come from: a local wheelhouse, or ``pip download`` into a cache.
 
-The linkage analysis (:mod:`wheelguard.linkage`) reads real wheels of the distributions a
+The linkage analysis (:mod:`wheelguard.linkage.emulate`) reads real wheels of the distributions a
 wheel depends on. They come from directories of wheels (``--wheelhouse DIR``: no network at
 all) or from pip (``--download``). Only pip talks to an index, so whatever the machine
 configures for pip (a mirror, ``find-links``, certificates) applies; nothing here speaks HTTP.
@@ -36,12 +36,12 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from .archive import WheelArchive
-from .errors import InvalidWheel, UsageError, WheelguardError
-from .model import Wheel
-from .options import DEFAULT_MAX_WHEEL_SIZE
-from .platform import linux_platforms
-from .units import format_bytes
+from wheelguard.cli.common import DEFAULT_MAX_WHEEL_SIZE
+from wheelguard.errors import InvalidWheel, UsageError, WheelguardError
+from wheelguard.knowledge.manylinux import linux_platforms
+from wheelguard.model import Wheel
+from wheelguard.reading.archive import WheelArchive
+from wheelguard.util.units import format_bytes
 
 __all__ = [
     "LocalWheel",
