@@ -72,7 +72,7 @@ class Input:
 
 def describe(inp: Input) -> None:
     """Sizes, and the repair job's excludes and platform, from wheelguard's own scan."""
-    from wheelguard.checks import make_context
+    from wheelguard.checks.context import make_context
     from wheelguard.loader.resolve import resolve_binary
     from wheelguard.reading.scan import scan_wheel
 

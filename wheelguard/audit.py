@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wheelguard.checks import AuditContext, make_context, run_checks
+from wheelguard.checks.context import AuditContext, make_context
+from wheelguard.checks.registry import run_checks
 from wheelguard.model import Finding, Severity, Wheel
 from wheelguard.reading.scan import ProgressFn, scan_wheel
 from wheelguard.rules import lookup_rule
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_wheel"]
 
-FindingFilter = Callable[[AuditContext, tuple[Finding, ...]], tuple[Finding, ...]]
-"""A post-pass over findings, e.g. a policy assigning actions and waivers."""
+FindingFilter = Callable[[Wheel, tuple[Finding, ...]], tuple[Finding, ...]]
+"""A post-pass over findings, e.g. a policy assigning actions and waivers
+(:func:`wheelguard.policy.decide.assign_actions`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,9 +94,5 @@ def audit_wheel(
     if options.ignore:
         findings = tuple(f for f in findings if f.check not in options.ignore)
     if post is not None:
-        findings = post(ctx, findings)
+        findings = post(wheel, findings)
     return AuditResult(wheel=wheel, context=ctx, findings=findings)
-
-
-def with_action(finding: Finding, action: str | None, waived: str | None = None) -> Finding:
-    return replace(finding, action=action, waived=waived)

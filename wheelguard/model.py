@@ -1,8 +1,14 @@
 """The core model every check, policy, repair step and reporter shares.
 
 Values here are immutable: a wheel is scanned once into a :class:`Wheel` and every later
-stage reads it. Sequences are tuples and sets are frozensets so that "frozen" means frozen all
-the way down (a frozen dataclass holding a dict is only shallowly immutable).
+stage reads it. Sequences are tuples, sets are frozensets and mappings are read-only views
+built once, so that "frozen" means frozen all the way down (a frozen dataclass holding a dict
+is only shallowly immutable).
+
+A :class:`Finding` says *what* it is about through a typed :data:`Subject` (a member, a tree,
+copies of one library, a binary's debug sections, a search-path entry, a NEEDED entry, a
+provider distribution, or the wheel). The policy matches subjects and the plan acts on them;
+``Finding.data`` is for JSON readers only and nothing downstream of the checks reads it.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import enum
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NewType
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NewType
 
 if TYPE_CHECKING:  # annotations only: the CLI imports this module before parsing arguments
     from packaging.requirements import Requirement
@@ -24,14 +30,28 @@ __all__ = [
     "ArchivePath",
     "Binary",
     "BinaryFormat",
+    "CopiesSubject",
+    "DebugInfoSubject",
+    "DropKind",
+    "EntryKind",
     "Finding",
     "Member",
+    "MemberSubject",
+    "NeededSubject",
+    "ProviderSubject",
     "RecordEntry",
+    "SearchPathSubject",
+    "SearchTag",
     "Severity",
     "SoName",
+    "Subject",
+    "SubjectKind",
+    "TreeSubject",
     "VersionNeed",
     "Wheel",
+    "WheelSubject",
     "freeze",
+    "freeze_mapping",
 ]
 
 ArchivePath = NewType("ArchivePath", str)
@@ -41,6 +61,17 @@ SoName = NewType("SoName", str)
 """A shared-library name as the loader matches it (DT_SONAME or DT_NEEDED)."""
 
 BinaryFormat = Literal["elf", "macho", "pe"]
+
+SearchTag = Literal["RPATH", "RUNPATH"]
+
+EntryKind = Literal["absolute", "cwd-relative", "escapes-root", "in-wheel", "missing-dir",
+                    "other-distribution"]
+"""What the loader makes of one RPATH/RUNPATH (or LC_RPATH) entry, from the wheel's layout."""
+
+DropKind = Literal["absolute", "cwd-relative", "escapes-root", "missing-dir",
+                   "other-distribution", "undeclared-distribution"]
+"""The entry kinds a ``relink`` rule can drop: an ``other-distribution`` entry into a
+distribution the wheel does not declare is ``undeclared-distribution``."""
 
 
 class Severity(enum.IntEnum):
@@ -84,6 +115,11 @@ def freeze(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     if not data:
         return types.MappingProxyType({})
     return types.MappingProxyType({k: _freeze_value(v) for k, v in data.items()})
+
+
+def freeze_mapping(data: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """A read-only copy of a mapping whose values are already immutable."""
+    return types.MappingProxyType(dict(data))
 
 
 def _freeze_value(value: Any) -> Any:
@@ -164,7 +200,7 @@ class Binary:
         return self.runpath if self.runpath else self.rpath
 
     @property
-    def search_path_tag(self) -> str:
+    def search_path_tag(self) -> SearchTag:
         return "RUNPATH" if self.runpath else "RPATH"
 
     def exports_prefix(self, prefix: str) -> tuple[str, ...]:
@@ -177,19 +213,261 @@ class Binary:
         return self.soname or self.path.rsplit("/", 1)[-1]
 
 
+
+# ---- subjects: what a finding is about --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberSubject:
+    """One member of the archive: a library, an extension module, any file."""
+
+    kind: ClassVar[Literal["member"]] = "member"
+    path: ArchivePath
+    library: str | None = None
+    """For a native member: the name the loader knows it by (SONAME, else the file name)."""
+    provider: str | None = None
+    """The distribution the finding ties the member to (the pip provider of a bundled copy,
+    the owner of an embedded runtime), canonical name."""
+
+    @property
+    def anchor(self) -> str | None:
+        return self.path
+
+    @property
+    def paths(self) -> tuple[ArchivePath, ...]:
+        return (self.path,)
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        return _names(self.path, self.library)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CopiesSubject:
+    """Several members that are copies of one library (same SONAME, content or build-id)."""
+
+    kind: ClassVar[Literal["copies"]] = "copies"
+    members: tuple[ArchivePath, ...]
+    names: tuple[str, ...] = ()
+    """The loader names of the copies and the key they share."""
+
+    @property
+    def anchor(self) -> str | None:
+        return min(self.members) if self.members else None
+
+    @property
+    def paths(self) -> tuple[ArchivePath, ...]:
+        return self.members
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        names = [n for p in self.members for n in _names(p, None)]
+        return tuple(dict.fromkeys([*self.names, *names]))
+
+    @property
+    def provider(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreeSubject:
+    """A directory tree of the wheel, with the members the finding stands for."""
+
+    kind: ClassVar[Literal["tree"]] = "tree"
+    tree: str
+    vendored: bool
+    members: tuple[tuple[ArchivePath, str], ...]
+    """(member, category) for every member counted: ``source``, ``cmake``, ``object`` ..."""
+
+    @property
+    def anchor(self) -> str | None:
+        return self.tree
+
+    @property
+    def paths(self) -> tuple[ArchivePath, ...]:
+        return tuple(p for p, _c in self.members)
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def provider(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DebugInfoSubject:
+    """The debug sections of one binary (stripping them keeps the binary)."""
+
+    kind: ClassVar[Literal["debug-info"]] = "debug-info"
+    binary: ArchivePath
+    library: str | None = None
+
+    @property
+    def anchor(self) -> str | None:
+        return self.binary
+
+    @property
+    def paths(self) -> tuple[ArchivePath, ...]:
+        return (self.binary,)
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        return _names(self.binary, self.library)
+
+    @property
+    def provider(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchPathSubject:
+    """One RPATH/RUNPATH (LC_RPATH) entry of one binary, classified."""
+
+    kind: ClassVar[Literal["search-path"]] = "search-path"
+    binary: ArchivePath
+    library: str | None = None
+    tag: SearchTag
+    entry: str
+    """The entry verbatim, as the binary stores it."""
+    entry_kind: EntryKind
+    directory: str | None = None
+    """Install-root-relative directory it reaches ($ORIGIN entries only)."""
+    owner: str | None = None
+    """For an entry into another distribution's directory: the distribution known to own it."""
+    declared: bool = False
+    """Whether the wheel declares ``owner`` (Requires-Dist in force)."""
+
+    @property
+    def anchor(self) -> str | None:
+        return self.binary
+
+    @property
+    def paths(self) -> tuple[ArchivePath, ...]:
+        return (self.binary,)
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        return _names(self.binary, self.library)
+
+    @property
+    def provider(self) -> str | None:
+        return self.owner
+
+    @property
+    def drop_kind(self) -> DropKind | None:
+        """The kind a relink rule's ``drop`` names for this entry; None: not droppable."""
+        match self.entry_kind:
+            case "in-wheel":
+                return None
+            case "other-distribution":
+                return "other-distribution" if self.declared else "undeclared-distribution"
+            case _:
+                return self.entry_kind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeededSubject:
+    """A DT_NEEDED (load command, imported DLL) of one or more binaries."""
+
+    kind: ClassVar[Literal["needed"]] = "needed"
+    binaries: tuple[ArchivePath, ...]
+    needed: str
+    provider: str | None = None
+    """The distribution expected to provide it, where one is known (canonical name)."""
+
+    @property
+    def anchor(self) -> str | None:
+        return self.binaries[0] if self.binaries else None
+
+    @property
+    def paths(self) -> tuple[ArchivePath, ...]:
+        return self.binaries
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        return (self.needed,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderSubject:
+    """A distribution the wheel depends on (or should), as a whole."""
+
+    kind: ClassVar[Literal["provider"]] = "provider"
+    distribution: str
+    binaries: tuple[ArchivePath, ...] = ()
+    """The wheel's binaries concerned, if any."""
+    library: str | None = None
+    """The library (SONAME) or runtime the finding is about, if one."""
+
+    @property
+    def anchor(self) -> str | None:
+        return self.binaries[0] if self.binaries else None
+
+    @property
+    def paths(self) -> tuple[ArchivePath, ...]:
+        return self.binaries
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        if self.library is not None:
+            return (self.library,)
+        return tuple(n for b in self.binaries for n in _names(b, None))
+
+    @property
+    def provider(self) -> str | None:
+        return self.distribution
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WheelSubject:
+    """The wheel as a whole (its size, its tag)."""
+
+    kind: ClassVar[Literal["wheel"]] = "wheel"
+
+    @property
+    def anchor(self) -> str | None:
+        return None
+
+    @property
+    def paths(self) -> tuple[ArchivePath, ...]:
+        return ()
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def provider(self) -> str | None:
+        return None
+
+
+Subject = (MemberSubject | CopiesSubject | TreeSubject | DebugInfoSubject | SearchPathSubject
+           | NeededSubject | ProviderSubject | WheelSubject)
+SubjectKind = Literal["member", "copies", "tree", "debug-info", "search-path", "needed",
+                      "provider", "wheel"]
+
+
+def _names(path: str, library: str | None) -> tuple[str, ...]:
+    base = path.rsplit("/", 1)[-1]
+    return (library, base) if library and library != base else (base,)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """One defect (or note) found in one wheel.
 
-    ``check`` is the stable ``WGnnn`` code and ``name`` its readable alias; ``data`` holds the
-    structured facts a machine consumer needs (paths, entries, byte counts) beside the message
-    written for people.
+    ``check`` is the stable ``WGnnn`` code and ``name`` its readable alias; ``subject`` is what
+    the finding is about, typed, and the only part the policy and the plan read. ``data`` holds
+    the facts a JSON reader wants (paths, entries, byte counts) beside the message written for
+    people; it is output only.
     """
 
     check: str
     name: str
     severity: Severity
-    path: str | None
+    subject: Subject
     message: str
     hint: str = ""
     data: Mapping[str, Any] = field(default_factory=freeze)
@@ -197,6 +475,11 @@ class Finding:
     """The policy action assigned to this finding, if a policy was applied."""
     waived: str | None = None
     """The waiver's reason when a policy waived this finding."""
+
+    @property
+    def path(self) -> str | None:
+        """Where the finding points in the wheel (None: the wheel as a whole)."""
+        return self.subject.anchor
 
     @property
     def sort_key(self) -> tuple[int, str, str, str]:
@@ -216,7 +499,8 @@ class Wheel:
     dist_info: str
     """The ``<name>-<version>.dist-info`` directory inside the archive."""
     metadata_fields: Mapping[str, Any]
-    """METADATA as :func:`packaging.metadata.parse_email` understood it (raw, lenient)."""
+    """METADATA as :func:`packaging.metadata.parse_email` understood it (raw, lenient), frozen
+    (lists as tuples)."""
     requires_dist: tuple[Requirement, ...]
     wheel_fields: Mapping[str, tuple[str, ...]]
     record: tuple[RecordEntry, ...]
@@ -229,6 +513,8 @@ class Wheel:
 
     def __post_init__(self) -> None:
         # Built once with the value; frozen dataclasses allow this only through object.
+        object.__setattr__(self, "metadata_fields", freeze(self.metadata_fields))
+        object.__setattr__(self, "wheel_fields", freeze_mapping(self.wheel_fields))
         object.__setattr__(
             self, "_index", types.MappingProxyType({m.path: m for m in self.members})
         )

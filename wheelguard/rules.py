@@ -2,8 +2,11 @@
 
 A rule is the stable identity of a kind of finding: a ``WGnnn`` code that never changes
 meaning, a readable name (either may be used in ``--select``, ``--ignore`` and policy files),
-a default severity and a one-line summary. ``docs/checks.md`` documents each; a test keeps the
-two in step.
+a default severity and a one-line summary. It also says what its findings are about (the
+subject kind), which policy actions can handle them and which release-checklist item they
+decide: the policy, the plan and the checklist read those here, so a new check touches only
+its own module and this table. ``docs/checks.md`` documents each rule; a test keeps the two in
+step.
 """
 
 from __future__ import annotations
@@ -12,9 +15,36 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wheelguard.model import Finding, Severity, freeze
+from wheelguard.model import Action, Finding, Severity, Subject, SubjectKind, freeze
 
-__all__ = ["RULES", "Rule", "lookup_rule"]
+__all__ = ["ITEMS", "RULES", "UNIVERSAL_ACTIONS", "ChecklistItem", "Rule", "lookup_rule"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    """One line of the release checklist; every rule belongs to exactly one."""
+
+    id: str
+    title: str
+
+
+ITEMS: tuple[ChecklistItem, ...] = (
+    ChecklistItem("integrity", "The archive is a well-formed wheel and RECORD matches every "
+                  "member"),
+    ChecklistItem("one-runtime", "One copy of each runtime: nothing bundled or embedded that a "
+                  "dependency provides"),
+    ChecklistItem("search-paths", "RPATH/RUNPATH entries are relative to $ORIGIN and stay "
+                  "inside the wheel"),
+    ChecklistItem("loader", "Every needed library resolves, from the wheel, the platform or a "
+                  "declared dependency, within the tag's symbol versions"),
+    ChecklistItem("contents", "No source or build trees, foreign binaries or debug info"),
+    ChecklistItem("size", "Within the size budget"),
+    ChecklistItem("policy", "Nothing the project's policy forbids"),
+)
+_ITEM_IDS = frozenset(i.id for i in ITEMS)
+
+UNIVERSAL_ACTIONS = frozenset({Action.FAIL, Action.WAIVE})
+"""Actions every rule accepts: a project may forbid or waive any finding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,154 +52,175 @@ class Rule:
     code: str
     name: str
     severity: Severity
+    subject: SubjectKind
+    """What its findings are about; the policy matches and the plan acts on that."""
+    item: str
+    """The release-checklist item (:data:`ITEMS`) its findings decide."""
+    actions: frozenset[Action]
+    """Policy actions beyond fail/waive that can handle its findings."""
     summary: str
     hint: str
 
+    def __post_init__(self) -> None:
+        assert self.item in _ITEM_IDS, self.item
+
+    def accepts(self, action: Action) -> bool:
+        return action in UNIVERSAL_ACTIONS or action in self.actions
+
     def finding(
         self,
-        path: str | None,
+        subject: Subject,
         message: str,
         *,
         data: Mapping[str, Any] | None = None,
         hint: str | None = None,
         severity: Severity | None = None,
     ) -> Finding:
+        assert subject.kind == self.subject, (self.code, subject.kind)
         return Finding(
             check=self.code,
             name=self.name,
             severity=severity or self.severity,
-            path=path,
+            subject=subject,
             message=message,
             hint=self.hint if hint is None else hint,
             data=freeze(data),
         )
 
 
-E, W = Severity.ERROR, Severity.WARNING
+E, W, A = Severity.ERROR, Severity.WARNING, Action
+# The actions each kind of finding can be handled by, beyond fail and waive.
+_NONE: frozenset[Action] = frozenset()
+_PIP = frozenset({A.DEPEND_ON_PIP})
+_RELINK = frozenset({A.RELINK})
+_SIBLING = frozenset({A.RELINK, A.DEPEND_ON_PIP})
+_NEEDED = frozenset({A.RELINK, A.DEPEND_ON_PIP, A.GRAFT})
+_REMOVABLE = frozenset({A.KEEP, A.STRIP})
+_BUNDLED = frozenset({A.KEEP, A.STRIP, A.DEPEND_ON_PIP})
 
 _ALL = (
     # 1xx: one runtime, loaded once
-    Rule("WG101", "duplicate-soname", E,
+    Rule("WG101", "duplicate-soname", E, "copies", "one-runtime", _PIP,
          "Two members of the wheel carry the same SONAME.",
          "Ship one copy; point every user at it through $ORIGIN-relative RUNPATH entries."),
-    Rule("WG102", "duplicate-content", W,
+    Rule("WG102", "duplicate-content", W, "copies", "one-runtime", _PIP,
          "Two native members are byte-identical (a symlink turned into a copy, or a graft).",
          "Keep one file; wheels cannot hold symlinks, so make the loader find the single copy."),
-    Rule("WG103", "duplicate-build-id", E,
+    Rule("WG103", "duplicate-build-id", E, "copies", "one-runtime", _PIP,
          "Two different native members share a GNU build-id: one build, shipped twice.",
          "Ship one copy of the library."),
-    Rule("WG104", "embedded-runtime-abi", E,
+    Rule("WG104", "embedded-runtime-abi", E, "member", "one-runtime", _NONE,
          "A library exports a runtime's C ABI (the tvm-ffi TVMFFI* functions) while the runtime "
          "library is provided elsewhere (another member, or a required distribution): a second "
          "runtime in one process.",
          "Link against tvm_ffi::shared from apache-tvm-ffi instead of compiling tvm-ffi "
          "sources in; stripping files cannot fix this."),
-    Rule("WG105", "bundled-provided-library", E,
+    Rule("WG105", "bundled-provided-library", E, "member", "one-runtime", _BUNDLED,
          "The wheel bundles a library that a required distribution provides (libtvm_ffi while "
          "requiring apache-tvm-ffi): two copies can load into one process.",
          "Drop the bundled copy (exclude libtvm_ffi.so from auditwheel/delocate grafting) and "
          "import tvm_ffi before loading your libraries."),
     # 2xx: RPATH / RUNPATH hygiene
-    Rule("WG201", "rpath-absolute", E,
+    Rule("WG201", "rpath-absolute", E, "search-path", "search-paths", _RELINK,
          "An RPATH/RUNPATH entry is an absolute path, valid only on the build machine.",
          "Replace it by an $ORIGIN-relative entry (CMake: INSTALL_RPATH \"$ORIGIN\", "
          "BUILD_WITH_INSTALL_RPATH, or CMAKE_SKIP_INSTALL_RPATH)."),
-    Rule("WG202", "rpath-cwd-relative", E,
+    Rule("WG202", "rpath-cwd-relative", E, "search-path", "search-paths", _RELINK,
          "An RPATH/RUNPATH entry is empty or relative without $ORIGIN: it resolves against the "
          "process's current directory (a library-hijack risk).",
          "Remove the entry or anchor it with $ORIGIN."),
-    Rule("WG203", "rpath-escapes-root", E,
+    Rule("WG203", "rpath-escapes-root", E, "search-path", "search-paths", _RELINK,
          "An $ORIGIN-relative entry climbs out of the install root (above site-packages).",
          "Point entries only at directories the wheel or a declared dependency installs."),
-    Rule("WG204", "rpath-other-distribution", W,
+    Rule("WG204", "rpath-other-distribution", W, "search-path", "search-paths", _SIBLING,
          "An entry reaches into another distribution's directory; it works only when both "
          "sit in one site-packages (breaks with --system-site-packages, --target, --user).",
          "Depend on the provider and import it before loading your library (it loads its "
          "library globally), or declare the dependency the entry relies on."),
-    Rule("WG205", "rpath-missing-dir", W,
+    Rule("WG205", "rpath-missing-dir", W, "search-path", "search-paths", _RELINK,
          "An $ORIGIN-relative entry names a directory of this wheel that does not exist.",
          "Drop the stale entry."),
     # 3xx: what the loader will find
-    Rule("WG301", "needed-unresolved", E,
+    Rule("WG301", "needed-unresolved", E, "needed", "loader", _NEEDED,
          "A DT_NEEDED library is neither in the wheel (through the library's own search path), "
          "nor allowed by the platform tag, nor provided by a declared dependency.",
          "Bundle it (auditwheel repair), or depend on the pip package that provides it."),
-    Rule("WG302", "symbol-version-too-new", E,
+    Rule("WG302", "symbol-version-too-new", E, "member", "loader", _NONE,
          "A library requires a symbol version above the ceiling of the wheel's platform tag.",
          "Build in the manylinux image that matches the tag, or raise the tag."),
     # 4xx: what should not ship
-    Rule("WG401", "vendored-artifacts", E,
+    Rule("WG401", "vendored-artifacts", E, "tree", "contents", _REMOVABLE,
          "A vendored tree (3rdparty/, third_party/ ...) ships sources, CMake files, objects, "
          "build directories, tests or docs.",
          "Strip them (wheelguard repair with a policy), keeping only what runs: headers a JIT "
          "compiles against, Python packages."),
-    Rule("WG402", "build-artifacts", W,
+    Rule("WG402", "build-artifacts", W, "tree", "contents", _REMOVABLE,
          "The wheel ships build or source artifacts outside vendored trees.",
          "Exclude them from the wheel (scikit-build-core: wheel.exclude / install components)."),
-    Rule("WG403", "foreign-arch", E,
+    Rule("WG403", "foreign-arch", E, "member", "contents", _REMOVABLE,
          "A native binary is built for another architecture than the wheel's platform tag.",
          "Remove it or build the wheel for that architecture."),
-    Rule("WG404", "debug-info", W,
+    Rule("WG404", "debug-info", W, "debug-info", "contents", _REMOVABLE,
          "A native library carries DWARF debug sections.",
          "Build Release (or strip with `strip --strip-debug`); ship debug info separately."),
-    Rule("WG405", "unreadable-binary", W,
+    Rule("WG405", "unreadable-binary", W, "member", "integrity", _NONE,
          "A member has native magic bytes but cannot be parsed.",
          "Check the build; a truncated library fails at import time."),
     # 5xx: archive integrity
-    Rule("WG501", "record-mismatch", E,
+    Rule("WG501", "record-mismatch", E, "member", "integrity", _NONE,
          "RECORD does not match the archive: a missing or extra entry, or a wrong hash or size.",
          "Regenerate RECORD from the bytes written (wheelguard repair does)."),
     # 6xx: size
-    Rule("WG601", "size-budget", E,
+    Rule("WG601", "size-budget", E, "wheel", "size", _NONE,
          "The wheel is larger than the size budget.",
          "See the largest trees in the finding's data; strip what does not run."),
     # 7xx: linkage across wheels (only with --wheelhouse/--download: real provider wheels)
-    Rule("WG701", "provider-undeclared", E,
+    Rule("WG701", "provider-undeclared", E, "needed", "loader", _PIP,
          "A library is found only through an RPATH/RUNPATH entry into a distribution the wheel "
          "does not declare, or declares only under an extra.",
          "Declare the provider in Requires-Dist (unconditionally, with a version range)."),
-    Rule("WG702", "provider-soname-missing", E,
+    Rule("WG702", "provider-soname-missing", E, "needed", "loader", _NONE,
          "A version the declared range admits does not ship the SONAME the wheel needs "
          "(the provider changed or versioned its SONAME).",
          "Narrow the range to versions that ship it, or rebuild against the SONAME all of "
          "them ship."),
-    Rule("WG703", "provider-symbols-missing", E,
+    Rule("WG703", "provider-symbols-missing", E, "needed", "loader", _NONE,
          "A version the declared range admits does not export symbols the wheel imports from "
          "it (symbol versions compared where the provider defines them).",
          "Narrow the range to versions that export them, or stop using the removed API."),
-    Rule("WG704", "provider-duplicate", E,
+    Rule("WG704", "provider-duplicate", E, "provider", "one-runtime", _NONE,
          "One SONAME, or one runtime's C ABI (TVMFFI*), is provided by more than one "
          "distribution of the install (the wheel and a dependency, or two dependencies).",
          "Keep one provider: drop the bundled or statically linked copy and depend on the "
          "distribution that owns the runtime."),
-    Rule("WG705", "provider-range-unbounded", W,
+    Rule("WG705", "provider-range-unbounded", W, "provider", "loader", _NONE,
          "Mangled C++ symbols are imported from a provider whose declared range has no upper "
          "bound: C++ ABIs change in minor releases and the loader cannot tell.",
          "Cap the range (e.g. <0.2) and raise the cap only after checking the new version."),
-    Rule("WG706", "preload-dependent", Severity.INFO,
+    Rule("WG706", "preload-dependent", Severity.INFO, "needed", "loader", _NONE,
          "A library is found only because an object with its SONAME is already loaded (the "
          "package imports the provider first): in every layout, or in the layouts where the "
          "wheel and the provider sit in different directories.",
          "Prove the import order with `wheelguard smoke`; keep the provider import ahead of "
          "loading the library."),
-    Rule("WG707", "layout-unresolved", W,
+    Rule("WG707", "layout-unresolved", W, "needed", "loader", _NONE,
          "A dependency's library is found when everything shares one site-packages, but not "
          "at all (not even by preloading) when the wheel and the provider are installed apart "
          "(--system-site-packages, --target, --user).",
          "Load the provider's library before yours (import the provider), or make the NEEDED "
          "name match the SONAME the provider's library carries."),
-    Rule("WG708", "manylinux-verdict", Severity.INFO,
+    Rule("WG708", "manylinux-verdict", Severity.INFO, "wheel", "loader", _NONE,
          "The platform tag recomputed with the declared providers' libraries counted as "
          "present; an error when the tag the wheel carries does not hold.",
          "Build in the manylinux image of the tag, or declare the providers of the libraries "
          "outside the tag's whitelist."),
-    Rule("WG709", "provider-unchecked", Severity.INFO,
+    Rule("WG709", "provider-unchecked", Severity.INFO, "provider", "loader", _NONE,
          "A provider of a needed library could not be checked: skipped, too large, no "
          "compatible wheel in the declared range, or the download failed.",
          "Put its wheels in the --wheelhouse, or allow --download; a range no wheel satisfies "
          "cannot be installed from binaries."),
     # 8xx: what the project's own policy forbids
-    Rule("WG801", "policy-fail", E,
+    Rule("WG801", "policy-fail", E, "member", "policy", _NONE,
          "A member matches a `fail` rule of the policy (or a waiver on it expired) while no "
          "check reports it: the project forbids shipping it.",
          "Remove the member from the build, or change the policy rule (its reason says why)."),

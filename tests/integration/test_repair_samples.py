@@ -21,7 +21,9 @@ from helpers.cli import run_wheelguard
 from helpers.repair_fixtures import assert_installable
 
 from wheelguard.audit import audit_wheel
-from wheelguard.policy.decide import PolicySet, load_policy
+from wheelguard.policy.decide import assign_actions
+from wheelguard.policy.load import load_policy
+from wheelguard.policy.schema import PolicySet
 
 # tinykern's own policy, composed after the shipped ones (later wins). The sample links cudart
 # statically, so an entry into an nvidia package is never needed: drop it. The shipped default
@@ -62,7 +64,7 @@ def policy_args() -> list[str]:
 
 
 def _policies(args: list[str]) -> PolicySet:
-    from wheelguard.policy.decide import load_policy_set
+    from wheelguard.policy.load import load_policy_set
 
     names = [a for a in args if a != "--policy"]
     ps = load_policy_set(names, project_dir=Path.cwd())
@@ -105,7 +107,7 @@ def test_repaired_variant_audits_clean_and_verifies(
 ) -> None:
     wheel, output = repaired(variant)
     assert REPAIRED[variant] in output
-    result = audit_wheel(wheel, post=_policies(policy_args).assign)
+    result = audit_wheel(wheel, post=assign_actions(_policies(policy_args)))
     live = [(f.check, f.path, f.message) for f in result.findings if f.waived is None]
     assert live == []
     assert_installable(wheel, tmp_path / "installer")

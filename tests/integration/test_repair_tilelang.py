@@ -19,7 +19,9 @@ from helpers.cli import run_wheelguard
 from helpers.repair_fixtures import assert_installable
 
 from wheelguard.audit import audit_wheel
-from wheelguard.policy.decide import PolicySet, load_policy
+from wheelguard.policy.decide import assign_actions
+from wheelguard.policy.load import load_policy
+from wheelguard.policy.schema import PolicySet
 
 KEPT = (
     "tilelang/3rdparty/tvm/python/",
@@ -87,7 +89,7 @@ def test_smaller_verified_and_audits_without_build_trees(
     assert repaired.stat().st_size < original.stat().st_size
     assert_installable(repaired, tmp_path / "installer")
     ps = PolicySet((load_policy("tilelang"),))
-    result = audit_wheel(repaired, post=ps.assign)
+    result = audit_wheel(repaired, post=assign_actions(ps))
     assert not [f for f in result.findings if f.check in ("WG401", "WG402", "WG501")]
 
 

@@ -12,7 +12,8 @@ from helpers.clibs import Compiler, LibSpec
 from helpers.wheels import build_wheel
 
 from wheelguard.audit import audit_wheel
-from wheelguard.loader.resolve import Layout, resolve_binary
+from wheelguard.loader.layout import Layout
+from wheelguard.loader.resolve import resolve_binary
 from wheelguard.reading.scan import scan_wheel
 
 TAG = "cp312-cp312-manylinux_2_17_x86_64"

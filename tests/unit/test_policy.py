@@ -16,16 +16,10 @@ from helpers.fixtures import BuiltFixture
 from wheelguard.audit import audit_wheel
 from wheelguard.errors import InvalidPolicy
 from wheelguard.model import Action, Severity
-from wheelguard.policy.decide import (
-    Decisions,
-    Glob,
-    Policy,
-    PolicySet,
-    load_policy,
-    load_policy_set,
-    parse_policy,
-    shipped_policy_names,
-)
+from wheelguard.policy import decide as decisions
+from wheelguard.policy.decide import Decisions, assign_actions
+from wheelguard.policy.load import load_policy, load_policy_set, parse_policy, shipped_policy_names
+from wheelguard.policy.schema import Glob, Policy, PolicySet
 
 Wheels = Mapping[str, BuiltFixture]
 REPO = Path(__file__).resolve().parents[2]
@@ -309,7 +303,7 @@ def test_problems_of_every_file_are_reported_together(tmp_path: Path) -> None:
 def decide(wheel: Path, *policies: Policy, today: dt.date | None = None) -> Decisions:
     ps = PolicySet(tuple(policies), today=today or dt.date(2026, 1, 1))
     result = audit_wheel(wheel)
-    return ps.decide(result.context, result.findings)
+    return decisions.decide(ps, result.wheel, result.findings)
 
 
 def fates(d: Decisions) -> dict[str, tuple[str, str]]:
@@ -430,7 +424,7 @@ EXPIRING = """
 
 def test_waiver_before_expiry_does_not_fail(fixture_wheels: Wheels) -> None:
     ps = PolicySet((policy(EXPIRING),), today=dt.date(2026, 6, 30))
-    result = audit_wheel(fixture_wheels["wg301_needed_unresolved"].path, post=ps.assign)
+    result = audit_wheel(fixture_wheels["wg301_needed_unresolved"].path, post=assign_actions(ps))
     (f,) = result.findings
     assert f.waived == "libfoo comes with the system image"
     assert f.action == Action.WAIVE.value
@@ -439,7 +433,7 @@ def test_waiver_before_expiry_does_not_fail(fixture_wheels: Wheels) -> None:
 
 def test_expired_waiver_fails_again_and_says_so(fixture_wheels: Wheels) -> None:
     ps = PolicySet((policy(EXPIRING),), today=dt.date(2026, 7, 1))
-    result = audit_wheel(fixture_wheels["wg301_needed_unresolved"].path, post=ps.assign)
+    result = audit_wheel(fixture_wheels["wg301_needed_unresolved"].path, post=assign_actions(ps))
     (f,) = result.findings
     assert f.waived is None
     assert f.action == "fail"
@@ -455,7 +449,7 @@ def test_keep_marks_findings_kept_and_does_not_fail(fixture_wheels: Wheels) -> N
         reason = "symbols for the crash reporter"
     """)
     ps = PolicySet((load_policy("default"), p))
-    result = audit_wheel(fixture_wheels["wg404_debug_info"].path, post=ps.assign)
+    result = audit_wheel(fixture_wheels["wg404_debug_info"].path, post=assign_actions(ps))
     (f,) = result.findings
     assert f.action == "keep"
     assert f.waived == "kept by p#1: symbols for the crash reporter"
@@ -474,7 +468,7 @@ def test_actions_of_the_tvm_ffi_policy(fixture_wheels: Wheels) -> None:
         "wg404_debug_info": {"WG404": "strip"},
     }
     for fixture, want in cases.items():
-        result = audit_wheel(fixture_wheels[fixture].path, post=ps.assign)
+        result = audit_wheel(fixture_wheels[fixture].path, post=assign_actions(ps))
         got = {f.check: f.action for f in result.findings}
         assert got == want, fixture
 

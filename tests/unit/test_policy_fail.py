@@ -9,7 +9,8 @@ from helpers.cli import run_wheelguard
 from helpers.wheels import build_wheel
 
 from wheelguard.audit import audit_wheel
-from wheelguard.policy.decide import load_policy_set
+from wheelguard.policy.decide import assign_actions
+from wheelguard.policy.load import load_policy_set
 
 POLICY = """\
 [policy]
@@ -48,7 +49,7 @@ def test_path_only_fail_rule_reports_each_member(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path)
     policies = load_policy_set([str(_policy(tmp_path, POLICY))], project_dir=tmp_path)
     assert policies is not None
-    result = audit_wheel(wheel, post=policies.assign)
+    result = audit_wheel(wheel, post=assign_actions(policies))
     fails = [f for f in result.findings if f.check == "WG801"]
     assert [f.path for f in fails] == ["demo/certs/server.pem", "demo/certs/test-only.pem"]
     assert all(f.action == "fail" and "private keys must never ship" in f.message for f in fails)
@@ -59,7 +60,7 @@ def test_waived_member_is_not_reported(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path)
     policies = load_policy_set([str(_policy(tmp_path, WAIVED))], project_dir=tmp_path)
     assert policies is not None
-    result = audit_wheel(wheel, post=policies.assign)
+    result = audit_wheel(wheel, post=assign_actions(policies))
     assert [f.path for f in result.findings if f.check == "WG801"] == ["demo/certs/server.pem"]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from wheelguard.errors import InvalidPolicy
-from wheelguard.policy.decide import parse_policy
+from wheelguard.policy.load import parse_policy
 
 
 def test_smoke_table_is_accepted() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from wheelguard.audit import audit_wheel
-from wheelguard.policy.decide import load_policy_set
+from wheelguard.policy.decide import assign_actions
+from wheelguard.policy.load import load_policy_set
 
 pytestmark = pytest.mark.network
 
@@ -25,7 +26,7 @@ def test_published_tvm_ffi_is_clean_under_its_policy(
     assert "WG104" not in {f.check for f in plain.findings}
     policies = load_policy_set(["tvm-ffi"], project_dir=tmp_path)
     assert policies is not None
-    result = audit_wheel(wheel, post=policies.assign)
+    result = audit_wheel(wheel, post=assign_actions(policies))
     live = [f for f in result.findings if f.waived is None]
     assert live == []
     assert all(f.action == "keep" for f in result.findings)

@@ -23,11 +23,13 @@ from packaging.specifiers import SpecifierSet
 
 from wheelguard.audit import audit_wheel
 from wheelguard.errors import RepairError
+from wheelguard.knowledge.specifiers import has_upper_bound, tighten
 from wheelguard.model import Binary, Severity
-from wheelguard.policy.decide import Policy, PolicySet, load_policy, parse_policy
+from wheelguard.policy.decide import assign_actions
+from wheelguard.policy.load import load_policy, parse_policy
+from wheelguard.policy.schema import Policy, PolicySet
 from wheelguard.reading.scan import parse_native
 from wheelguard.repair.patchelf import find_patchelf
-from wheelguard.repair.plan import has_upper_bound, tighten
 from wheelguard.repair.write import RepairResult, repair_wheel
 from wheelguard.repair.zipwrite import ZipWriter
 
@@ -73,7 +75,7 @@ def assert_valid(wheel: Path, tmp: Path) -> None:
 
 def audit_clean(wheel: Path, *items: str | Policy) -> None:
     ps = policies(*(items or STANDARD))
-    result = audit_wheel(wheel, post=ps.assign)
+    result = audit_wheel(wheel, post=assign_actions(ps))
     live = [(f.check, f.path, f.message) for f in result.findings if f.waived is None]
     assert live == []
 
@@ -177,9 +179,11 @@ def test_relink_replaces_entries_relative_to_each_library(
         "$ORIGIN/../../tvm_ffi/lib",)
 
 
-def test_needed_renamed_by_library_and_conflicts_rejected(
+def test_needed_renamed_by_library_later_policy_wins(
     fixture_wheels: Wheels, tmp_path: Path
 ) -> None:
+    """A NEEDED is one subject: two policies renaming it follow the one precedence rule (the
+    later policy wins), as every other decision does."""
     rename = """
         [[rule]]
         action = "relink"
@@ -191,9 +195,37 @@ def test_needed_renamed_by_library_and_conflicts_rejected(
     result = repair(src, tmp_path / "out", custom(rename.format(target="libfoo.so.1")))
     assert result.output is not None
     assert binary(result.output, "demo/lib/libneeds_foo.so").needed[0] == "libfoo.so.1"
-    with pytest.raises(RepairError, match=r"conflicting DT_NEEDED edits of libfoo\.so"):
-        repair(src, tmp_path / "conflict", custom(rename.format(target="libfoo.so.1"), "a"),
-               custom(rename.format(target="libfoo.so.2"), "b"))
+    result = repair(src, tmp_path / "later", custom(rename.format(target="libfoo.so.1"), "a"),
+                    custom(rename.format(target="libfoo.so.2"), "b"))
+    assert result.output is not None
+    assert binary(result.output, "demo/lib/libneeds_foo.so").needed[0] == "libfoo.so.2"
+    assert any(s.rule == "b#1" for s in result.steps)
+
+
+def test_conflicting_needed_edits_rejected(compiler: Compiler, tmp_path: Path) -> None:
+    """A relink renaming a grafted NEEDED one way while depend-on-pip restores the provider's
+    name: two mechanisms, one entry; the plan refuses and nothing is written."""
+    from helpers.clibs import TVMFFI_SOURCE
+
+    hashed = "libtvm_ffi-1a2b3c4d.so"
+    copy = compiler.build(hashed, LibSpec(source=TVMFFI_SOURCE, soname=hashed))
+    consumer = compiler.build("libgrafted_consumer.so", LibSpec(
+        source="int TVMFFIObjectIncRef(void *);\n"
+               "int use(void *p) { return TVMFFIObjectIncRef(p); }\n",
+        soname="libgrafted_consumer.so", rpath=("$ORIGIN/../demo.libs",), link=(hashed,)))
+    wheel = build_wheel(tmp_path / "in", {**INIT, "demo/lib/libgrafted_consumer.so":
+                                          consumer.read_bytes(),
+                                          f"demo.libs/{hashed}": copy.read_bytes()},
+                        requires_dist=(FFI_REQ,))
+    rename = custom(f"""
+        [[rule]]
+        action = "relink"
+        path = "demo/lib/**"
+        replace_needed = {{"{hashed}" = "libtvm_ffi.so.0"}}
+        reason = "a rename that disagrees with the provider's SONAME"
+    """)
+    with pytest.raises(RepairError, match=rf"conflicting DT_NEEDED edits of {hashed}"):
+        repair(wheel, tmp_path / "conflict", "default", "tvm-ffi", rename)
     assert not (tmp_path / "conflict").exists()
 
 
@@ -242,7 +274,7 @@ def test_undeclared_provider_gets_a_requirement(fixture_wheels: Wheels, tmp_path
         after = z.read(f"{DIST}/METADATA").decode()
     assert after == before + "Requires-Dist: apache-tvm-ffi>=0.1\n"
     ps = policies(*STANDARD)
-    found = audit_wheel(result.output, post=ps.assign).findings
+    found = audit_wheel(result.output, post=assign_actions(ps)).findings
     assert [f.check for f in found] == ["WG204"], "only the sibling-entry warning remains"
     assert_idempotent(result, tmp_path)
 
@@ -577,5 +609,5 @@ def test_findings_of_the_repaired_sample_fixtures_fail_nothing(
                  "wg501_record_mismatch"):
         out = repair(fixture_wheels[name].path, tmp_path / name).output
         assert out is not None
-        result = audit_wheel(out, post=policies(*STANDARD).assign)
+        result = audit_wheel(out, post=assign_actions(policies(*STANDARD)))
         assert not result.fails(Severity.ERROR), name

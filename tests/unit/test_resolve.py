@@ -11,7 +11,8 @@ from helpers.fixtures import INIT
 from helpers.wheels import build_wheel
 
 from wheelguard.audit import audit_wheel
-from wheelguard.loader.resolve import Layout, classify_entry, install_path
+from wheelguard.loader.layout import Layout, classify_entry
+from wheelguard.loader.paths import install_path
 from wheelguard.model import ArchivePath
 from wheelguard.reading.scan import scan_wheel
 

@@ -15,17 +15,17 @@ from helpers.wheels import build_wheel
 
 from wheelguard.errors import InvalidPolicy, UsageError
 from wheelguard.knowledge.providers import known_providers
+from wheelguard.policy.load import load_policy_set
+from wheelguard.policy.schema import SmokeSettings
 from wheelguard.reading.scan import scan_wheel
 from wheelguard.smoke.run import (
     STRICT_PROVIDERS,
     MappedLibrary,
     SmokeOptions,
-    SmokeSettings,
     child_environment,
     duplicate_sonames,
     import_names,
     provider_runtimes,
-    smoke_table,
 )
 
 
@@ -147,9 +147,10 @@ class TestSettings:
         first = tmp_path / "a.toml"
         first.write_text('[smoke]\ngemm = "sample"\nlayouts = ["venv"]\n')
         second = tmp_path / "b.toml"
-        second.write_text('[audit]\nfail-on = "warning"\n[smoke]\ngemm = ["tilelang"]\n')
-        assert smoke_table([str(first), str(second)], project_dir=tmp_path) == {
-            "gemm": ["tilelang"], "layouts": ["venv"]}
+        second.write_text('[smoke]\ngemm = ["tilelang"]\n')
+        policies = load_policy_set([str(first), str(second)], project_dir=tmp_path)
+        assert policies is not None
+        assert policies.smoke == SmokeSettings(gemm=("tilelang",), layouts=("venv",))
 
     def test_pyproject_names_the_policies_when_the_command_line_does_not(
         self, tmp_path: Path
@@ -158,21 +159,25 @@ class TestSettings:
         (tmp_path / "ci" / "wg.toml").write_text('[smoke]\nlayouts = ["target"]\n')
         (tmp_path / "pyproject.toml").write_text(
             '[tool.wheelguard]\npolicies = ["ci/wg.toml"]\n')
-        assert smoke_table([], project_dir=tmp_path) == {"layouts": ["target"]}
-        assert smoke_table([], project_dir=tmp_path / "ci") == {}
+        policies = load_policy_set([], project_dir=tmp_path)
+        assert policies is not None
+        assert policies.smoke == SmokeSettings(layouts=("target",))
+        assert load_policy_set([], project_dir=tmp_path / "ci") is None
 
     def test_shipped_policies_read(self, tmp_path: Path) -> None:
-        assert isinstance(smoke_table(["tilelang"], project_dir=tmp_path), dict)
+        policies = load_policy_set(["tilelang"], project_dir=tmp_path)
+        assert policies is not None
+        assert isinstance(policies.smoke, SmokeSettings)
 
     def test_unknown_policy_name_and_bad_toml(self, tmp_path: Path) -> None:
-        with pytest.raises(UsageError, match="no shipped policy named 'no-such-policy-wg'"):
-            smoke_table(["no-such-policy-wg"], project_dir=tmp_path)
-        with pytest.raises(InvalidPolicy, match="cannot read the policy file"):
-            smoke_table([str(tmp_path / "missing.toml")], project_dir=tmp_path)
+        with pytest.raises(InvalidPolicy, match="no-such-policy-wg: no shipped policy"):
+            load_policy_set(["no-such-policy-wg"], project_dir=tmp_path)
+        with pytest.raises(InvalidPolicy, match="no such policy file"):
+            load_policy_set([str(tmp_path / "missing.toml")], project_dir=tmp_path)
         bad = tmp_path / "bad.toml"
         bad.write_text("[smoke\n")
         with pytest.raises(InvalidPolicy, match="not valid TOML"):
-            smoke_table([str(bad)], project_dir=tmp_path)
+            load_policy_set([str(bad)], project_dir=tmp_path)
 
 
 def test_options_refuse_unknown_driver_and_repeated_layout(tmp_path: Path) -> None:

@@ -13,12 +13,20 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from wheelguard.checks import AuditContext
-from wheelguard.model import Finding, Member
+from wheelguard.checks.context import AuditContext
+from wheelguard.knowledge.tags import machines, parse_platform
+from wheelguard.model import (
+    ArchivePath,
+    DebugInfoSubject,
+    Finding,
+    Member,
+    MemberSubject,
+    TreeSubject,
+)
 from wheelguard.rules import RULES
 from wheelguard.util.units import format_bytes
 
-__all__ = ["VENDOR_DIRS", "artifact_category", "run", "tree_of", "wheel_arches"]
+__all__ = ["VENDOR_DIRS", "artifact_category", "run", "tree_of"]
 
 VENDOR_DIRS = frozenset(
     {"3rdparty", "third_party", "thirdparty", "third-party", "vendor", "vendored", "external",
@@ -83,8 +91,10 @@ class _Tally:
     bytes: int = 0
     categories: dict[str, list[int]] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
+    members: list[tuple[ArchivePath, str]] = field(default_factory=list)
 
     def add(self, member: Member, category: str) -> None:
+        self.members.append((member.path, category))
         self.files += 1
         self.bytes += member.size
         counts = self.categories.setdefault(category, [0, 0])
@@ -116,7 +126,7 @@ def _artifacts(ctx: AuditContext) -> Iterator[Finding]:
             f"{c} {n} files/{format_bytes(b)}" for c, (n, b) in sorted(t.categories.items())
         )
         yield rule.finding(
-            tree,
+            TreeSubject(tree=tree, vendored=vendored, members=tuple(t.members)),
             f"{tree}/ ships {t.files} build/source files ({format_bytes(t.bytes)}): {kinds}",
             data={
                 "tree": tree,
@@ -129,33 +139,16 @@ def _artifacts(ctx: AuditContext) -> Iterator[Finding]:
         )
 
 
-def wheel_arches(platforms: frozenset[str]) -> frozenset[str] | None:
-    """Architectures the platform tags promise; None for ``any`` (nothing to compare with)."""
-    arches: set[str] = set()
-    for p in platforms:
-        if p == "any":
-            continue
-        if p.startswith("macosx"):
-            tail = p.rsplit("_", 1)[-1]
-            arches |= {"x86_64", "arm64"} if tail == "universal2" else {tail}
-        elif p.startswith("win"):
-            arches.add({"win_amd64": "x86_64", "win32": "i686", "win_arm64": "arm64"}.get(p, p))
-        else:
-            m = re.match(r"^(?:many|musl)?linux(?:_\d+_\d+|1|2010|2014)?_(.+)$", p)
-            if m:
-                arches.add({"i386": "i686"}.get(m[1], m[1]))
-    return frozenset(arches) or None
-
-
 def _binaries(ctx: AuditContext) -> Iterator[Finding]:
-    arches = wheel_arches(ctx.wheel.platforms)
-    expected = "macho" if any(p.startswith("macosx") for p in ctx.wheel.platforms) else "elf"
+    arches = machines(ctx.wheel.platforms)
+    families = {parse_platform(p).family for p in ctx.wheel.platforms}
+    expected = "macho" if "macosx" in families else "elf"
     for b in ctx.wheel.iter_binaries():
         if arches is not None:
-            machines = set(b.machine.split("+"))
-            if b.format != expected or not machines <= arches:
+            slices = set(b.machine.split("+"))
+            if b.format != expected or not slices <= arches:
                 yield RULES["WG403"].finding(
-                    b.path,
+                    MemberSubject(path=b.path, library=b.name),
                     f"{b.format.upper()} binary for {b.machine}, but the wheel is tagged for "
                     f"{', '.join(sorted(arches))}",
                     data={"machine": b.machine, "format": b.format, "wheel_arches": sorted(arches)},
@@ -163,11 +156,12 @@ def _binaries(ctx: AuditContext) -> Iterator[Finding]:
         if b.has_debug_info:
             size = next((m.size for m in ctx.wheel.members if m.path == b.path), 0)
             yield RULES["WG404"].finding(
-                b.path, f"carries DWARF debug sections ({format_bytes(size)} file)",
+                DebugInfoSubject(binary=b.path, library=b.name),
+                f"carries DWARF debug sections ({format_bytes(size)} file)",
                 data={"size": size},
             )
     for path, error in ctx.wheel.unreadable_binaries:
         # The adapters' errors name the member; the finding already carries it as its path.
         reason = error.removeprefix(f"{path}: ")
-        yield RULES["WG405"].finding(path, reason, data={"reason": reason})
+        yield RULES["WG405"].finding(MemberSubject(path=path), reason, data={"reason": reason})
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator
 
-from wheelguard.checks import AuditContext
+from packaging.utils import canonicalize_name
+
+from wheelguard.checks.context import AuditContext
+from wheelguard.knowledge.names import loader_name
 from wheelguard.knowledge.providers import (
     KnownProvider,
     find_requirement,
     provider_for_soname,
-    ungrafted,
 )
-from wheelguard.model import Binary, Finding
+from wheelguard.model import Binary, CopiesSubject, Finding, MemberSubject
 from wheelguard.rules import RULES
 
 __all__ = ["run"]
@@ -33,9 +35,11 @@ def run(ctx: AuditContext) -> Iterator[Finding]:
             if any(paths <= seen for seen in reported):
                 continue
             reported.add(paths)
-            first = min(paths)
+            names = [n for b in group for n in (b.name, b.path.rsplit("/", 1)[-1])]
+            if code == "WG101":
+                names.insert(0, str(key))
             yield RULES[code].finding(
-                first,
+                CopiesSubject(members=tuple(sorted(paths)), names=tuple(dict.fromkeys(names))),
                 f"{label.format(key=key)} at {len(paths)} paths: {', '.join(sorted(paths))}",
                 data={"paths": sorted(paths), "key": str(key)},
             )
@@ -59,15 +63,16 @@ def _provider_duplicates(ctx: AuditContext, binaries: list[Binary]) -> Iterator[
     """Libraries a required distribution provides, bundled or re-implemented in the wheel."""
     bundled: dict[str, list[Binary]] = defaultdict(list)
     for b in binaries:
-        # ungrafted: auditwheel's hashed copy (libtvm_ffi-1a2b3c4d.so) is the usual duplicate.
-        provider = provider_for_soname(ungrafted(b.name), ctx.providers)
+        # A grafted copy (auditwheel's libtvm_ffi-1a2b3c4d.so) is the usual duplicate.
+        provider = provider_for_soname(loader_name(b.name), ctx.providers)
         if provider is None:
             continue
         bundled[provider.distribution].append(b)
         req = find_requirement(ctx.all_requirements, provider)
         if req is not None:
             yield RULES["WG105"].finding(
-                b.path,
+                MemberSubject(path=b.path, library=b.name,
+                              provider=canonicalize_name(req.name)),
                 f"bundles {b.name} while METADATA requires {req}, which provides it: "
                 "two copies can be mapped into one process",
                 data={"library": b.name, "provider": str(req.name), "requirement": str(req)},
@@ -87,7 +92,7 @@ def _embedded_abi(
 ) -> Iterator[Finding]:
     req = find_requirement(ctx.all_requirements, provider)
     for b in binaries:
-        if provider.provides(ungrafted(b.name)):
+        if provider.provides(loader_name(b.name)):
             continue
         symbols = provider.abi_exports(b)
         if not symbols:
@@ -99,7 +104,7 @@ def _embedded_abi(
         else:
             continue
         yield RULES["WG104"].finding(
-            b.path,
+            MemberSubject(path=b.path, library=b.name, provider=provider.distribution),
             f"exports {len(symbols)} {prefix}* symbols (e.g. {symbols[0]}) while "
             f"{where} provides that runtime",
             data={"prefix": prefix, "count": len(symbols), "examples": list(symbols[:5]),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wheelguard.checks import AuditContext
+from wheelguard.checks.context import AuditContext
 from wheelguard.linkage.emulate import (
     Linkage,
     duplicates,
@@ -20,7 +20,13 @@ from wheelguard.linkage.emulate import (
     unbounded_cxx,
     verdict,
 )
-from wheelguard.model import Finding, Severity
+from wheelguard.model import (
+    Finding,
+    NeededSubject,
+    ProviderSubject,
+    Severity,
+    WheelSubject,
+)
 from wheelguard.rules import RULES
 
 __all__ = ["run"]
@@ -65,7 +71,7 @@ def _undeclared(linkage: Linkage) -> Iterator[Finding]:
             what = f"does not declare {dep.name}"
             hint = f"Add a Requires-Dist on {dep.name} with a version range."
         yield RULES["WG701"].finding(
-            lk.binary,
+            NeededSubject(binaries=(lk.binary,), needed=r.needed, provider=str(dep.name)),
             f"needs {r.needed}, found {how} in {dep.name} {r.version} ({r.path}); the wheel "
             f"{what}, so a plain install does not bring it",
             data={"needed": r.needed, "distribution": str(dep.name), "status": dep.status,
@@ -80,7 +86,8 @@ def _soname_gaps(linkage: Linkage) -> Iterator[Finding]:
         dep, sample = gap.dependency, gap.sample
         ships = f"; it ships {', '.join(gap.ships)}" if gap.ships else ""
         yield RULES["WG702"].finding(
-            gap.binaries[0] if gap.binaries else None,
+            NeededSubject(binaries=tuple(gap.binaries), needed=gap.needed,
+                          provider=str(dep.name)),
             f"needs {gap.needed}, but {dep.name} {sample.label}, admitted by {dep.spec}, "
             f"does not ship it{ships}",
             data={"needed": gap.needed, "distribution": str(dep.name),
@@ -95,7 +102,7 @@ def _symbol_gaps(linkage: Linkage) -> Iterator[Finding]:
         shown = ", ".join(gap.missing[:_EXAMPLES])
         more = f" and {len(gap.missing) - _EXAMPLES} more" if len(gap.missing) > _EXAMPLES else ""
         yield RULES["WG703"].finding(
-            gap.binary,
+            NeededSubject(binaries=(gap.binary,), needed=gap.needed, provider=str(dep.name)),
             f"imports {gap.imported} symbol(s) from {gap.needed}; {gap.library} of {dep.name} "
             f"{sample.label}, admitted by {dep.spec}, lacks {len(gap.missing)}: {shown}{more}",
             data={"needed": gap.needed, "distribution": str(dep.name),
@@ -109,8 +116,11 @@ def _duplicates(linkage: Linkage) -> Iterator[Finding]:
     for dup in duplicates(linkage):
         who = "; ".join(f"{d} {', '.join(v)}: {', '.join(p)}" for d, v, p in dup.owners)
         what = f"SONAME {dup.key}" if dup.kind == "soname" else f"the {dup.key}* C ABI"
+        others = [d for d, _v, _p in dup.owners if d != str(linkage.wheel.name)]
         yield RULES["WG704"].finding(
-            dup.wheel_paths[0] if dup.wheel_paths else None,
+            ProviderSubject(distribution=others[0] if others else dup.owners[0][0],
+                            binaries=tuple(dup.wheel_paths),
+                            library=dup.key if dup.kind == "soname" else None),
             f"{what} is provided by {len(dup.owners)} distributions of the install: {who}",
             data={"kind": dup.kind, "key": dup.key,
                   "owners": [{"distribution": d, "versions": list(v), "paths": list(p)}
@@ -122,7 +132,7 @@ def _unbounded(linkage: Linkage) -> Iterator[Finding]:
     for imp in unbounded_cxx(linkage):
         dep = imp.dependency
         yield RULES["WG705"].finding(
-            imp.binaries[0],
+            ProviderSubject(distribution=str(dep.name), binaries=tuple(imp.binaries)),
             f"imports {len(imp.symbols)} mangled C++ symbol(s) from {dep.name} (e.g. "
             f"{', '.join(imp.symbols[:3])}) while declaring {dep.requirement} without an "
             "upper bound",
@@ -141,7 +151,7 @@ def _preloads(linkage: Linkage) -> Iterator[Finding]:
                  f"its entry {pre.entry} reaches it only in a shared site-packages; in the "
                  f"{', '.join(pre.layouts)} layout(s) no entry does")
         yield RULES["WG706"].finding(
-            pre.binary,
+            NeededSubject(binaries=(pre.binary,), needed=pre.needed, provider=pre.provider),
             f"needs {pre.needed}: {where}; it is found only when {pre.provider}'s "
             f"{pre.library} is already loaded (import {top} before loading this library)",
             data={"needed": pre.needed, "provider": pre.provider, "library": pre.library,
@@ -153,7 +163,7 @@ def _preloads(linkage: Linkage) -> Iterator[Finding]:
 def _layout_breaks(linkage: Linkage) -> Iterator[Finding]:
     for binary, needed, provider, layouts in layout_breaks(linkage):
         yield RULES["WG707"].finding(
-            binary,
+            NeededSubject(binaries=(binary,), needed=needed, provider=provider),
             f"needs {needed}, found in {provider} only while both share one site-packages; in "
             f"the {', '.join(layouts)} layout(s) neither an entry nor a loaded SONAME "
             "provides it",
@@ -173,7 +183,7 @@ def _verdict(linkage: Linkage) -> Iterator[Finding]:
             "outside": list(v.outside), "too_new": list(v.too_new)}
     if v.holds:
         yield RULES["WG708"].finding(
-            None,
+            WheelSubject(),
             f"{v.claimed} holds with the declared providers counted as present ({counted}); "
             f"oldest tag the wheel qualifies for: {oldest}",
             data=data, hint="",
@@ -185,7 +195,7 @@ def _verdict(linkage: Linkage) -> Iterator[Finding]:
     if v.too_new:
         why.append(f"requires {', '.join(v.too_new)}, above its ceiling")
     yield RULES["WG708"].finding(
-        None,
+        WheelSubject(),
         f"{v.claimed} does not hold even with the declared providers counted as present "
         f"({counted}): {'; '.join(why)}; oldest tag the wheel qualifies for: {oldest}",
         data=data, severity=Severity.ERROR,
@@ -198,7 +208,7 @@ def _unchecked(linkage: Linkage) -> Iterator[Finding]:
             continue
         reason = dep.problem or "no admitted version could be read"
         yield RULES["WG709"].finding(
-            None,
+            ProviderSubject(distribution=str(dep.name)),
             f"{dep.name} ({dep.spec}; {', '.join(dep.reasons)}) was not checked: {reason}",
             data={"distribution": str(dep.name), "status": dep.status, "range": dep.spec,
                   "reasons": list(dep.reasons), "problem": reason},

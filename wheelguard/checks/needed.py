@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wheelguard.checks import AuditContext
+from wheelguard.checks.context import AuditContext
 from wheelguard.knowledge.manylinux import PlatformPolicy
 from wheelguard.loader.resolve import resolve_binary
-from wheelguard.model import Finding, VersionNeed
+from wheelguard.model import Binary, Finding, MemberSubject, NeededSubject
 from wheelguard.rules import RULES
 
 __all__ = ["run"]
@@ -22,9 +22,9 @@ def run(ctx: AuditContext) -> Iterator[Finding]:
         ):
             if res.kind == "unresolved":
                 yield RULES["WG301"].finding(
-                    binary.path,
+                    NeededSubject(binaries=(binary.path,), needed=res.needed),
                     f"needs {res.needed}: not in the wheel through "
-                    f"{binary.search_path_tag or 'its search path'} "
+                    f"{binary.search_path_tag} "
                     f"{list(binary.search_path)}, not allowed by {ctx.platform.name}, and no "
                     "declared dependency provides it",
                     data={"needed": res.needed, "search_path": list(binary.search_path),
@@ -32,22 +32,21 @@ def run(ctx: AuditContext) -> Iterator[Finding]:
                 )
             elif res.kind == "undeclared":
                 yield RULES["WG301"].finding(
-                    binary.path,
+                    NeededSubject(binaries=(binary.path,), needed=res.needed,
+                                  provider=res.provider),
                     f"needs {res.needed}, which {res.provider} provides, but the wheel does not "
                     "declare that dependency",
                     data={"needed": res.needed, "provider": res.provider,
                           "platform": ctx.platform.name},
                     hint=f"Add a Requires-Dist on {res.provider} (with a version range).",
                 )
-        yield from _symbol_versions(ctx.platform, binary.path, binary.version_needs)
+        yield from _symbol_versions(ctx.platform, binary)
 
 
-def _symbol_versions(
-    platform: PlatformPolicy, path: str, needs: tuple[VersionNeed, ...]
-) -> Iterator[Finding]:
+def _symbol_versions(platform: PlatformPolicy, binary: Binary) -> Iterator[Finding]:
     """One finding per version prefix, naming the highest version required above the ceiling."""
     worst: dict[str, tuple[str, str]] = {}
-    for need in needs:
+    for need in binary.version_needs:
         broken = platform.too_new(need.version)
         if broken is None:
             continue
@@ -56,7 +55,7 @@ def _symbol_versions(
             worst[prefix] = (need.version, ceiling)
     for prefix, (version, ceiling) in sorted(worst.items()):
         yield RULES["WG302"].finding(
-            path,
+            MemberSubject(path=binary.path, library=binary.name),
             f"requires {version}, above the {prefix} ceiling {ceiling} of {platform.name}",
             data={"version": version, "ceiling": f"{prefix}_{ceiling}",
                   "platform": platform.name},

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wheelguard.checks import AuditContext
-from wheelguard.model import Finding
+from wheelguard.checks.context import AuditContext
+from wheelguard.model import ArchivePath, Finding, MemberSubject
 from wheelguard.rules import RULES
 
 __all__ = ["run"]
@@ -59,9 +59,10 @@ def run(ctx: AuditContext) -> Iterator[Finding]:
             problems.append((member.path, "in the archive but not listed in RECORD",
                              {"problem": "unlisted"}))
     for path, message, data in problems[:_LIMIT]:
-        yield RULES["WG501"].finding(path, message, data=data)
+        yield RULES["WG501"].finding(MemberSubject(path=ArchivePath(path)), message, data=data)
     if len(problems) > _LIMIT:
         yield RULES["WG501"].finding(
-            record_path, f"{len(problems) - _LIMIT} more RECORD problems not shown",
+            MemberSubject(path=ArchivePath(record_path)),
+            f"{len(problems) - _LIMIT} more RECORD problems not shown",
             data={"problem": "more", "count": len(problems) - _LIMIT},
         )

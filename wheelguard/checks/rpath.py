@@ -7,11 +7,12 @@ bad entry yields one finding, named for what is wrong with it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
-from wheelguard.checks import AuditContext
+from wheelguard.checks.context import AuditContext
 from wheelguard.knowledge.providers import find_requirement, provider_for_top_level
-from wheelguard.loader.resolve import Entry, entries
-from wheelguard.model import Finding
+from wheelguard.loader.layout import Entry, entries
+from wheelguard.model import Binary, Finding, SearchPathSubject
 from wheelguard.rules import RULES
 
 __all__ = ["run"]
@@ -20,32 +21,35 @@ __all__ = ["run"]
 def run(ctx: AuditContext) -> Iterator[Finding]:
     for binary in ctx.wheel.iter_binaries():
         for entry in entries(binary, ctx.layout):
-            finding = _judge(ctx, binary.path, entry)
+            finding = _judge(ctx, binary, entry)
             if finding is not None:
                 yield finding
 
 
-def _judge(ctx: AuditContext, path: str, entry: Entry) -> Finding | None:
+def _judge(ctx: AuditContext, binary: Binary, entry: Entry) -> Finding | None:
     data: dict[str, object] = {"entry": entry.raw, "tag": entry.tag, "directory": entry.directory}
     shown = repr(entry.raw)
+    subject = SearchPathSubject(binary=binary.path, library=binary.name, tag=entry.tag,
+                                entry=entry.raw, entry_kind=entry.kind,
+                                directory=entry.directory)
     match entry.kind:
         case "absolute":
             data["build_tree"] = entry.looks_like_build_tree
             where = " (looks like a build tree)" if entry.looks_like_build_tree else ""
             return RULES["WG201"].finding(
-                path, f"{entry.tag} entry {shown} is an absolute path{where}", data=data
+                subject, f"{entry.tag} entry {shown} is an absolute path{where}", data=data
             )
         case "cwd-relative":
             what = "empty" if entry.raw == "" else "relative without $ORIGIN"
             return RULES["WG202"].finding(
-                path,
+                subject,
                 f"{entry.tag} entry {shown} is {what}: the loader resolves it against the "
                 "current directory",
                 data=data,
             )
         case "escapes-root":
             return RULES["WG203"].finding(
-                path, f"{entry.tag} entry {shown} resolves to {entry.directory!r}, outside the "
+                subject, f"{entry.tag} entry {shown} resolves to {entry.directory!r}, outside the "
                 "install root", data=data,
             )
         case "other-distribution":
@@ -62,15 +66,17 @@ def _judge(ctx: AuditContext, path: str, entry: Entry) -> Finding | None:
                 owner = f"owned by {provider.distribution}, which this wheel does not declare"
             else:
                 owner = "which no declared dependency is known to own"
+            owned = replace(subject, owner=provider.distribution if provider else None,
+                            declared=req is not None)
             return RULES["WG204"].finding(
-                path,
+                owned,
                 f"{entry.tag} entry {shown} reaches {entry.directory}/ of another distribution, "
                 f"{owner}; it breaks when the two are installed in different directories",
                 data=data,
             )
         case "missing-dir":
             return RULES["WG205"].finding(
-                path, f"{entry.tag} entry {shown} names {entry.directory}/, which this wheel "
+                subject, f"{entry.tag} entry {shown} names {entry.directory}/, which this wheel "
                 "does not have", data=data,
             )
         case "in-wheel":

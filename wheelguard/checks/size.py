@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from wheelguard.checks import AuditContext
 from wheelguard.checks.artifacts import tree_of
-from wheelguard.model import Finding, Wheel
+from wheelguard.checks.context import AuditContext
+from wheelguard.model import Finding, Wheel, WheelSubject
 from wheelguard.rules import RULES
 from wheelguard.util.units import format_bytes
 
@@ -32,7 +32,7 @@ def run(ctx: AuditContext) -> Iterator[Finding]:
             continue
         trees = largest_trees(wheel)
         yield RULES["WG601"].finding(
-            None,
+            WheelSubject(),
             f"{format_bytes(size)} {what}: over the {format_bytes(budget)} budget "
             f"({format_bytes(packed)} compressed, {format_bytes(total)} installed); largest: "
             + ", ".join(f"{t} {format_bytes(s)}" for t, s in trees),

@@ -141,10 +141,11 @@ def policy_filter(names: list[str]) -> FindingFilter | None:
     """The policy post-pass, when --policy or [tool.wheelguard] asks for one."""
     if not names and not _may_name_policies(Path.cwd() / "pyproject.toml"):
         return None  # the common CI case: skip importing and compiling the policy machinery
-    from wheelguard.policy.decide import load_policy_set
+    from wheelguard.policy.decide import assign_actions
+    from wheelguard.policy.load import load_policy_set
 
     policies = load_policy_set(names, project_dir=Path.cwd())
-    return policies.assign if policies is not None else None
+    return assign_actions(policies) if policies is not None else None
 
 
 def _may_name_policies(pyproject: Path) -> bool:

@@ -68,7 +68,7 @@ def exclude_flags(tool: str, libraries: Iterable[str]) -> list[str]:
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.errors import InvalidPolicy, UsageError
     from wheelguard.model import Action
-    from wheelguard.policy.decide import load_policy, load_policy_set, shipped_policy_names
+    from wheelguard.policy.load import load_policy, load_policy_set, shipped_policy_names
 
     del parser
     if args.policy_command == "list":

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from wheelguard.cli.common import add_policy_option
 
 if TYPE_CHECKING:
-    from wheelguard.policy.decide import PolicySet
+    from wheelguard.policy.schema import PolicySet
     from wheelguard.repair.write import RepairResult
 
 __all__ = ["configure_parser", "execute", "policy_set_or_default"]
@@ -44,7 +44,8 @@ def configure_parser(sub: Any) -> None:
 
 def policy_set_or_default(names: list[str]) -> PolicySet:
     """The policies --policy or [tool.wheelguard] name, else the shipped ``default``."""
-    from wheelguard.policy.decide import PolicySet, load_policy, load_policy_set
+    from wheelguard.policy.load import load_policy, load_policy_set
+    from wheelguard.policy.schema import PolicySet
 
     policies = load_policy_set(names, project_dir=Path.cwd())
     return policies if policies is not None else PolicySet((load_policy("default"),))
@@ -78,6 +79,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
             python: str | None) -> None:
     from wheelguard.audit import AuditOptions, audit_wheel
+    from wheelguard.policy.decide import assign_actions
     from wheelguard.repair.write import summary
     from wheelguard.util.units import format_bytes
 
@@ -100,7 +102,8 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
         print(f"  {line}")
     if result.output is None:
         return
-    after = audit_wheel(result.output, AuditOptions(python=python), post=policies.assign)
+    after = audit_wheel(result.output, AuditOptions(python=python),
+                        post=assign_actions(policies))
     live = [f for f in after.findings if f.waived is None]
     if live:
         worst = max(f.severity for f in live)

@@ -33,7 +33,7 @@ def configure_parser(sub: Any) -> None:
 
 def show_data(path: str, python: str | None = None) -> dict[str, Any]:
     """The facts ``show`` prints, as plain data (also its JSON output)."""
-    from wheelguard.checks import make_context
+    from wheelguard.checks.context import make_context
     from wheelguard.loader.resolve import resolve_binary
     from wheelguard.reading.scan import scan_wheel
 

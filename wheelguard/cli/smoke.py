@@ -83,12 +83,14 @@ def configure_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from wheelguard.smoke.run import LAYOUTS, SmokeOptions, SmokeSettings, run_smoke, smoke_table
+    from wheelguard.policy.load import load_policy_set
+    from wheelguard.policy.schema import SmokeSettings
+    from wheelguard.smoke.run import LAYOUTS, SmokeOptions, run_smoke
     from wheelguard.util.fs import atomic_write_text
 
     del parser
-    settings = SmokeSettings.from_table(smoke_table(args.policy, project_dir=Path.cwd()),
-                                        source=", ".join(args.policy) or "policy")
+    policies = load_policy_set(args.policy, project_dir=Path.cwd())
+    settings = policies.smoke if policies is not None else SmokeSettings()
     gemm_names = args.gemm if args.gemm is not None else list(settings.gemm)
     if "none" in gemm_names and len(gemm_names) > 1:
         raise UsageError("--gemm none cannot be combined with a driver")

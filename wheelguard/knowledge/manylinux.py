@@ -14,19 +14,13 @@ from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
 
+from wheelguard.knowledge.tags import parse_platform
+
 __all__ = ["PlatformPolicy", "linux_platforms", "platform_policy", "split_symbol_version"]
 
-_LINUX_TAG = re.compile(
-    r"^(?P<family>manylinux|musllinux)_(?P<maj>\d+)_(?P<min>\d+)_(?P<arch>.+)$"
-)
 _INTERPRETER = re.compile(
     r"^(ld-linux[-\w.]*\.so\.\d|ld64\.so\.\d|ld-musl-[\w]+\.so\.1|ld\.so\.1)$"
 )
-_LEGACY = {
-    "manylinux1": "manylinux_2_5",
-    "manylinux2010": "manylinux_2_12",
-    "manylinux2014": "manylinux_2_17",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +63,6 @@ def _highest(versions: Iterable[str]) -> str:
     return max(versions, key=key)
 
 
-def _normalise(platform: str) -> str:
-    for legacy, modern in _LEGACY.items():
-        if platform.startswith(legacy + "_"):
-            return modern + platform[len(legacy) :]
-    return platform
-
-
 def platform_policy(platforms: Iterable[str]) -> PlatformPolicy | None:
     """The strictest manylinux/musllinux promise among ``platforms``.
 
@@ -89,26 +76,26 @@ def platform_policy(platforms: Iterable[str]) -> PlatformPolicy | None:
     best: tuple[tuple[int, int], PlatformPolicy] | None = None
     fallback: PlatformPolicy | None = None
     for raw in platforms:
-        platform = _normalise(raw)
-        m = _LINUX_TAG.match(platform)
-        if m is None:
-            if platform.startswith("linux_"):
-                arch = platform.removeprefix("linux_")
-                fallback = fallback or _broadest(arch)
+        tag = parse_platform(raw)
+        if tag.family == "linux" and tag.arch is not None:
+            fallback = fallback or _broadest(tag.arch)
             continue
-        arch = m["arch"]
+        if tag.family not in ("manylinux", "musllinux") or tag.level is None \
+                or tag.arch is None:
+            continue
+        arch, platform = tag.arch, tag.name
         try:
             architecture = Architecture(arch)
         except ValueError:
             continue
-        libc = Libc.MUSL if m["family"] == "musllinux" else Libc.GLIBC
-        musl = f"musllinux_{m['maj']}_{m['min']}" if libc is Libc.MUSL else None
+        libc = Libc.MUSL if tag.family == "musllinux" else Libc.GLIBC
+        musl = f"musllinux_{tag.level[0]}_{tag.level[1]}" if libc is Libc.MUSL else None
         try:
             policies = WheelPolicies(libc=libc, arch=architecture, musl_policy=musl)
             pol = policies.get_policy_by_name(platform)
         except (LookupError, ValueError):
             continue
-        rank = (int(m["maj"]), int(m["min"]))
+        rank = tag.level
         candidate = PlatformPolicy(
             name=platform,
             arch=arch,
@@ -167,9 +154,9 @@ def linux_platforms(arch: str, *, musl: bool = False) -> tuple[str, ...]:
         # PEP 600 tags exist for every glibc minor, not only those auditwheel has a policy for.
         aliases: dict[int, tuple[str, ...]] = {}
         for pol in WheelPolicies(libc=Libc.GLIBC, arch=architecture):
-            m = _LINUX_TAG.match(pol.name)
-            if m is not None:
-                aliases[int(m["min"])] = tuple(pol.aliases)
+            tag = parse_platform(pol.name)
+            if tag.family == "manylinux" and tag.level is not None:
+                aliases[tag.level[1]] = tuple(pol.aliases)
         for minor in range(max(aliases, default=4), 4, -1):
             names.extend((f"manylinux_2_{minor}_{arch}", *aliases.get(minor, ())))
     return (*names, f"linux_{arch}")

@@ -9,7 +9,6 @@ this in the linkage analysis.
 from __future__ import annotations
 
 import fnmatch
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from wheelguard._compat import tomllib
+from wheelguard.knowledge.tags import parse_platform
 from wheelguard.model import Binary, Wheel
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "marker_environment",
     "provider_for_soname",
     "provider_for_top_level",
-    "ungrafted",
 ]
 
 
@@ -78,20 +77,6 @@ def provider_for_soname(
     return next((p for p in providers if p.provides(soname)), None)
 
 
-# auditwheel's copylib names a grafted library "<base>-<first 8 hex of its sha256>.<ext>".
-_AUDITWHEEL_HASH = re.compile(r"^([^.]+)-[0-9a-f]{8}\.(?=so\b)")
-
-
-def ungrafted(soname: str) -> str:
-    """The name a library had before auditwheel grafted it (``libtvm_ffi-1a2b3c4d.so`` ->
-    ``libtvm_ffi.so``): a grafted copy of a provider's library is still that library.
-
-    Only for recognising bundled copies; a NEEDED of the hashed name is not satisfied by the
-    provider's file, so resolution must not use it.
-    """
-    return _AUDITWHEEL_HASH.sub(r"\1.", soname)
-
-
 def provider_for_top_level(
     top: str, providers: Iterable[KnownProvider]
 ) -> KnownProvider | None:
@@ -100,18 +85,15 @@ def provider_for_top_level(
 
 def marker_environment(wheel: Wheel, python: str | None = None) -> dict[str, str]:
     """Marker variables for the platform the wheel targets, not the host running the audit."""
-    platforms = wheel.platforms
-    if any(p.startswith("macosx") for p in platforms):
+    tags = [parse_platform(p) for p in sorted(wheel.platforms)]
+    families = {t.family for t in tags}
+    if "macosx" in families:
         system, sys_platform, os_name = "Darwin", "darwin", "posix"
-    elif any(p.startswith("win") for p in platforms):
+    elif "win" in families:
         system, sys_platform, os_name = "Windows", "win32", "nt"
     else:
         system, sys_platform, os_name = "Linux", "linux", "posix"
-    machine = next(
-        (a for a in ("x86_64", "aarch64", "arm64", "ppc64le", "s390x", "i686")
-         if any(p.endswith(a) for p in platforms)),
-        "x86_64",
-    )
+    machine = next((sorted(t.machines)[0] for t in tags if t.machines), "x86_64")
     py = python or f"{sys.version_info.major}.{sys.version_info.minor}"
     return {
         "platform_system": system,

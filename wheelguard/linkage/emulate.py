@@ -43,13 +43,9 @@ from wheelguard.errors import InvalidWheel
 from wheelguard.knowledge.manylinux import PlatformPolicy, linux_platforms, platform_policy
 from wheelguard.knowledge.providers import KnownProvider, declared, known_providers
 from wheelguard.linkage.fetch import ProviderLookup, ProviderUnavailable, Target, target_for
-from wheelguard.loader.resolve import (
-    Layout,
-    Resolution,
-    classify_entry,
-    install_path,
-    resolve_binary,
-)
+from wheelguard.loader.layout import Layout, classify_entry
+from wheelguard.loader.paths import install_path
+from wheelguard.loader.resolve import Resolution, resolve_binary
 from wheelguard.model import ArchivePath, Binary, SoName, Wheel
 from wheelguard.reading.scan import scan_wheel
 

@@ -39,6 +39,7 @@ from packaging.version import Version
 from wheelguard.cli.common import DEFAULT_MAX_WHEEL_SIZE
 from wheelguard.errors import InvalidWheel, UsageError, WheelguardError
 from wheelguard.knowledge.manylinux import linux_platforms
+from wheelguard.knowledge.tags import parse_platform
 from wheelguard.model import Wheel
 from wheelguard.reading.archive import WheelArchive
 from wheelguard.util.units import format_bytes
@@ -53,7 +54,6 @@ __all__ = [
     "target_for",
 ]
 
-_LINUX = re.compile(r"^(?P<family>many|musl)?linux(?:_\d+_\d+|1|2010|2014)?_(?P<arch>.+)$")
 _PYTHON = re.compile(r"^(?P<major>\d)\.(?P<minor>\d{1,2})$")
 _AVAILABLE = re.compile(r"^Available versions:\s*(?P<versions>.*)$", re.MULTILINE)
 _NO_MATCH = ("No matching distribution found", "Could not find a version")
@@ -110,12 +110,12 @@ class Target:
 def target_for(wheel: Wheel, python: str | None = None) -> Target:
     """Dependencies of ``wheel`` must fit its platform family, on any system of that family."""
     py = python or f"{sys.version_info.major}.{sys.version_info.minor}"
-    linux = [m for m in (_LINUX.match(p) for p in sorted(wheel.platforms)) if m is not None]
-    if not linux:
+    linux = [t for t in map(parse_platform, sorted(wheel.platforms))
+             if t.is_linux and t.arch is not None]
+    if not linux or linux[0].arch is None:
         return Target.of(sorted(wheel.platforms), py)
-    arch = linux[0]["arch"]
-    musl = any(m["family"] == "musl" for m in linux)
-    return Target.of(linux_platforms(arch, musl=musl), py)
+    musl = any(t.family == "musllinux" for t in linux)
+    return Target.of(linux_platforms(linux[0].arch, musl=musl), py)
 
 
 @dataclass(frozen=True, slots=True)

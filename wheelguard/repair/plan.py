@@ -7,6 +7,9 @@ rules renaming one DT_NEEDED two ways, a Requires-Dist no version can satisfy) i
 it is queued, so :mod:`wheelguard.repair.write` applies a plan that is consistent by
 construction.
 
+The plan never looks at check codes or at a finding's data: what to do and to what comes from
+the decisions (typed subjects with their verdicts), so a new check needs nothing here.
+
 A plan whose edits are already in place is empty: every edit is computed from what the wheel has
 now (entries, requirements), never from what the policy says in the abstract. That is what makes
 repairing a repaired wheel a no-op.
@@ -14,20 +17,22 @@ repairing a repaired wheel a no-op.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 from packaging.requirements import Requirement
-from packaging.specifiers import Specifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.specifiers import SpecifierSet
 
-from wheelguard.checks import AuditContext
+from wheelguard.checks.context import AuditContext
 from wheelguard.errors import RepairError
-from wheelguard.loader.resolve import install_path, resolve_binary
-from wheelguard.model import Action, ArchivePath, Binary, Finding
-from wheelguard.policy.decide import Decisions, PolicySet, Verdict, entry_kind, ungrafted
+from wheelguard.knowledge.names import ungrafted
+from wheelguard.knowledge.specifiers import has_upper_bound, tighten
+from wheelguard.loader.origin import is_origin_relative, origin_entry
+from wheelguard.loader.paths import install_path
+from wheelguard.loader.resolve import resolve_binary
+from wheelguard.model import Action, ArchivePath, Binary, DropKind, Finding, SearchTag
+from wheelguard.policy.decide import Decisions, Verdict, decide
+from wheelguard.policy.schema import PolicySet
 
 __all__ = [
     "ElfEdit",
@@ -36,10 +41,7 @@ __all__ = [
     "RepairPlan",
     "RequirementEdit",
     "Step",
-    "has_upper_bound",
     "make_plan",
-    "origin_entry",
-    "tighten",
 ]
 
 
@@ -65,7 +67,7 @@ class ElfEdit:
 
     path: ArchivePath
     strip_debug: bool = False
-    tag: Literal["RPATH", "RUNPATH"] = "RUNPATH"
+    tag: SearchTag = "RUNPATH"
     search_path: tuple[str, ...] | None = None
     """The new entries of ``tag`` (None: unchanged; empty: remove the tag)."""
     replace_needed: tuple[tuple[str, str], ...] = ()
@@ -102,106 +104,6 @@ class RepairPlan:
         return bool(self.drops or self.elf or self.requirements or self.preloads)
 
 
-def origin_entry(binary_path: str, directory: str) -> str:
-    """The ``$ORIGIN``-relative entry that reaches install-root ``directory`` from a binary."""
-    origin = posixpath.dirname(install_path(binary_path)) or "."
-    rel = posixpath.relpath(posixpath.normpath(directory), origin)
-    return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
-
-
-# ---- version ranges -----------------------------------------------------------------------
-
-_Bound = tuple[Version, bool]  # (version, inclusive)
-
-
-def _bounds(spec: SpecifierSet) -> tuple[_Bound | None, _Bound | None]:
-    """The tightest lower and upper bound a specifier set states (``!=`` and ``===`` aside)."""
-    lower: _Bound | None = None
-    upper: _Bound | None = None
-
-    def lo(b: _Bound) -> None:
-        nonlocal lower
-        if lower is None or b[0] > lower[0] or (b[0] == lower[0] and not b[1]):
-            lower = b
-
-    def hi(b: _Bound) -> None:
-        nonlocal upper
-        if upper is None or b[0] < upper[0] or (b[0] == upper[0] and not b[1]):
-            upper = b
-
-    for s in spec:
-        op, text = s.operator, s.version
-        try:
-            if text.endswith(".*"):
-                base = Version(text[:-2])
-                if op == "==":
-                    parts = list(base.release)
-                    lo((base, True))
-                    hi((Version(".".join(map(str, [*parts[:-1], parts[-1] + 1]))), False))
-                continue
-            v = Version(text)
-        except InvalidVersion:
-            continue
-        if op == ">=":
-            lo((v, True))
-        elif op == ">":
-            lo((v, False))
-        elif op == "<=":
-            hi((v, True))
-        elif op == "<":
-            hi((v, False))
-        elif op == "==":
-            lo((v, True))
-            hi((v, True))
-        elif op == "~=":
-            parts = list(v.release)
-            lo((v, True))
-            if len(parts) >= 2:
-                hi((Version(".".join(map(str, [*parts[:-2], parts[-2] + 1]))), False))
-    return lower, upper
-
-
-def has_upper_bound(spec: SpecifierSet) -> bool:
-    return _bounds(spec)[1] is not None or any(s.operator == "===" for s in spec)
-
-
-def _implied(existing: SpecifierSet, s: Specifier) -> bool:
-    if str(s) in {str(x) for x in existing}:
-        return True
-    lower, upper = _bounds(existing)
-    try:
-        v = Version(s.version)
-    except InvalidVersion:
-        return False
-    match s.operator:
-        case ">=":
-            return lower is not None and lower[0] >= v
-        case ">":
-            return lower is not None and (lower[0] > v or (lower[0] == v and not lower[1]))
-        case "<=":
-            return upper is not None and upper[0] <= v
-        case "<":
-            return upper is not None and (upper[0] < v or (upper[0] == v and not upper[1]))
-    return False
-
-
-def tighten(existing: SpecifierSet, wanted: SpecifierSet) -> SpecifierSet:
-    """``existing`` plus each specifier of ``wanted`` it does not already imply.
-
-    A fixpoint: tightening the result by the same ``wanted`` returns it unchanged. ValueError
-    when no version can satisfy both.
-    """
-    added = [s for s in wanted if not _implied(existing, s)]
-    result = SpecifierSet(",".join([*(str(s) for s in existing), *(str(s) for s in added)]))
-    lower, upper = _bounds(result)
-    if lower is not None and upper is not None and (
-        lower[0] > upper[0] or (lower[0] == upper[0] and not (lower[1] and upper[1]))
-    ):
-        msg = f"{existing or '(any)'} and {wanted} leave no version"
-        raise ValueError(msg)
-    return result
-
-
 # ---- the builder --------------------------------------------------------------------------
 
 
@@ -209,7 +111,7 @@ def tighten(existing: SpecifierSet, wanted: SpecifierSet) -> SpecifierSet:
 class _ElfDraft:
     strip_debug: bool = False
     entries: tuple[str, ...] | None = None
-    tag: Literal["RPATH", "RUNPATH"] = "RUNPATH"
+    tag: SearchTag = "RUNPATH"
     added: list[str] = field(default_factory=list)
     replace_needed: dict[str, str] = field(default_factory=dict)
     remove_needed: set[str] = field(default_factory=set)
@@ -281,11 +183,11 @@ def _package_init(ctx: AuditContext, path: str) -> ArchivePath | None:
 
 def make_plan(ctx: AuditContext, findings: tuple[Finding, ...], policies: PolicySet) -> RepairPlan:
     """The plan for one wheel: ``findings`` are the audit's, before any policy assigned them."""
-    decisions = policies.decide(ctx, findings)
+    decisions = decide(policies, ctx.wheel, findings)
     b = _Builder(ctx)
     _failures(b, decisions)
     _drops(b, decisions)
-    _finding_edits(b, decisions, policies)
+    _subject_edits(b, decisions)
     _libraries(b, decisions)
     _safety(b, decisions)
     requirements = _requirements(b)
@@ -336,75 +238,47 @@ def _queue_preload(b: _Builder, path: str, module: str, v: Verdict) -> None:
             "libraries", v)
 
 
-def _finding_edits(b: _Builder, d: Decisions, policies: PolicySet) -> None:
-    relinked: dict[tuple[str, str, str], tuple[Verdict, str]] = {}
-    for f, v in zip(d.findings, d.verdicts, strict=True):
-        if v is None or f.waived is not None or f.path is None or f.path in b.drops:
-            continue
-        match v.action:
-            case Action.STRIP if f.check == "WG404":
-                b.draft(f.path).strip_debug = True
-                b.step(Action.STRIP, f.path, "debug sections stripped (strip --strip-debug)", v)
-            case Action.RELINK if f.check == "WG301":
-                assert v.rule.relink is not None
-                needed = str(f.data.get("needed"))
-                for old, new in v.rule.relink.replace_needed:
-                    if old == needed:
-                        b.replace_needed(f.path, old, new, v)
-                if needed in v.rule.relink.remove_needed:
-                    b.remove_needed(f.path, needed, v)
-            case Action.RELINK:
-                key = (f.path, str(f.data.get("tag")), str(f.data.get("entry")))
-                relinked[key] = (v, entry_kind(f) or "")
-            case Action.GRAFT:
-                b.step(Action.GRAFT, f.path, f"{f.data.get('needed')}: left to auditwheel/"
-                       "delocate/delvewheel", v)
-            case _:
-                pass  # keep/waive: nothing to do; strip/depend-on-pip act through members
-    by_binary: dict[str, dict[tuple[str, str], tuple[Verdict, str]]] = {}
-    for (path, tag, raw), decided in relinked.items():
-        by_binary.setdefault(path, {})[(tag, raw)] = decided
-    for path, decided_entries in sorted(by_binary.items()):
-        _relink_entries(b, b.binaries[path], decided_entries)
-    _needed_edits(b, policies)
-
-
-def _needed_edits(b: _Builder, policies: PolicySet) -> None:
-    """DT_NEEDED renames and removals that relink rules ask for by path or library name."""
-    rules = [
-        (policy, rule) for _order, policy, rule in policies.ranked(b.ctx.wheel)
-        if rule.relink is not None and (rule.relink.replace_needed or rule.relink.remove_needed)
-        and not rule.match.checks and (rule.match.paths or rule.match.libraries)
-    ]
-    if not rules:
-        return
-    for path, binary in sorted(b.binaries.items()):
+def _subject_edits(b: _Builder, d: Decisions) -> None:
+    """Edits of binaries that stay: debug sections, NEEDED entries, search-path entries."""
+    for path, v in sorted(d.debug.items()):
+        if path not in b.drops:
+            b.draft(path).strip_debug = True
+            b.step(Action.STRIP, path, "debug sections stripped (strip --strip-debug)", v)
+    for (path, needed), v in sorted(d.needed.items()):
         if path in b.drops:
             continue
-        for policy, rule in rules:
-            assert rule.relink is not None
-            m = rule.match
-            if (m.paths or m.exclude) and not m.path_ok(path):
-                continue
-            if m.libraries and not m.library_ok((binary.name, posixpath.basename(path))):
-                continue
-            v = Verdict(rule=rule, policy=policy, order=(0, rule.index))
-            for old, new in rule.relink.replace_needed:
-                if old in binary.needed:
-                    b.replace_needed(path, old, new, v)
-            for name in sorted(rule.relink.remove_needed & set(binary.needed)):
-                b.remove_needed(path, name, v)
+        assert v.rule.relink is not None
+        new = v.rule.relink.renamed(needed)
+        if new is not None:
+            b.replace_needed(path, needed, new, v)
+        else:
+            b.remove_needed(path, needed, v)
+    by_binary: dict[ArchivePath, dict[tuple[SearchTag, str], tuple[Verdict, DropKind | None]]]
+    by_binary = {}
+    for subject, v in d.entries:
+        if subject.binary not in b.drops:
+            by_binary.setdefault(subject.binary, {})[(subject.tag, subject.entry)] = (
+                v, subject.drop_kind)
+    for path, decided in sorted(by_binary.items()):
+        _relink_entries(b, b.binaries[path], decided)
+    for need, v in d.grafts:
+        for path in need.binaries:
+            if path not in b.drops:
+                b.step(Action.GRAFT, path, f"{need.needed}: left to auditwheel/delocate/"
+                       "delvewheel", v)
 
 
 def _relink_entries(
-    b: _Builder, binary: Binary, decided: Mapping[tuple[str, str], tuple[Verdict, str]]
+    b: _Builder,
+    binary: Binary,
+    decided: Mapping[tuple[SearchTag, str], tuple[Verdict, DropKind | None]],
 ) -> None:
     """New entries of the tag the loader reads: replaced, dropped or kept one by one."""
     if binary.rpath and binary.runpath:
         b.fail(f"{binary.path}: has both DT_RPATH and DT_RUNPATH; relinking it would be "
                "ambiguous (rebuild with one of them)")
         return
-    tag: Literal["RPATH", "RUNPATH"] = "RUNPATH" if binary.runpath else "RPATH"
+    tag: SearchTag = binary.search_path_tag
     out: list[str] = []
     for raw in binary.search_path:
         hit = decided.get((tag, raw))
@@ -414,13 +288,12 @@ def _relink_entries(
         v, kind = hit
         assert v.rule.relink is not None
         opts = v.rule.relink
-        target = next((to for g, to in opts.replace if g.match_name(raw)), None)
+        target = opts.replacement(raw)
         if target is not None:
-            new = target if target.startswith("$ORIGIN") else origin_entry(binary.path, target)
+            new = target if is_origin_relative(target) else origin_entry(binary.path, target)
             out.append(new)
             b.step(Action.RELINK, binary.path, f"{tag} entry {raw!r} -> {new!r}", v)
-        elif kind in opts.drop or (kind == "undeclared-distribution"
-                                   and "other-distribution" in opts.drop):
+        elif opts.drops(kind):
             b.step(Action.RELINK, binary.path, f"{tag} entry {raw!r} dropped ({kind})", v)
         else:
             out.append(raw)

@@ -33,10 +33,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from wheelguard import __version__
 from wheelguard.audit import AuditOptions, audit_wheel
-from wheelguard.checks import AuditContext
+from wheelguard.checks.context import AuditContext
 from wheelguard.errors import RepairError
 from wheelguard.model import ArchivePath, Finding, Wheel
-from wheelguard.policy.decide import PolicySet
+from wheelguard.policy.decide import decide
+from wheelguard.policy.schema import PolicySet
 from wheelguard.reading.archive import WheelArchive, urlsafe_digest
 from wheelguard.reading.scan import ProgressFn, parse_native
 from wheelguard.repair.plan import (
@@ -87,7 +88,7 @@ def plan_wheel(
 ) -> tuple[Wheel, AuditContext, tuple[Finding, ...], RepairPlan]:
     """Audit ``path`` (every check) and plan its repair under ``policies``."""
     result = audit_wheel(path, AuditOptions(python=python), progress=progress)
-    decided = policies.decide(result.context, result.findings)
+    decided = decide(policies, result.wheel, result.findings)
     plan = make_plan(result.context, result.findings, policies)
     return result.wheel, result.context, decided.findings, plan
 

@@ -43,7 +43,6 @@ installed packages and would otherwise demand torch from the wheelhouse.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import os
 import re
@@ -58,18 +57,18 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from packaging.utils import canonicalize_name
 
 from wheelguard import __version__
-from wheelguard._compat import tomllib
-from wheelguard.errors import InvalidPolicy, SmokeError, UsageError
+from wheelguard.errors import SmokeError, UsageError
+from wheelguard.knowledge.names import loader_name
 from wheelguard.knowledge.providers import KnownProvider, known_providers
 from wheelguard.model import Wheel
+from wheelguard.policy.schema import SMOKE_LAYOUTS, SmokeLayout
 from wheelguard.reading.scan import scan_wheel
 from wheelguard.report.json import plain
 from wheelguard.smoke.gemm import DRIVER_FILES, DRIVERS, GEMM_CHOICES, driver_dir
@@ -84,7 +83,6 @@ __all__ = [
     "MappedLibrary",
     "SmokeOptions",
     "SmokeResult",
-    "SmokeSettings",
     "Step",
     "child_environment",
     "duplicate_sonames",
@@ -92,13 +90,12 @@ __all__ = [
     "loader_log_libraries",
     "provider_runtimes",
     "run_smoke",
-    "smoke_table",
 ]
 
 SCHEMA_VERSION = 1
 
-Layout = Literal["venv", "system-site-packages", "target"]
-LAYOUTS: tuple[Layout, ...] = get_args(Layout)
+Layout = SmokeLayout
+LAYOUTS: tuple[Layout, ...] = SMOKE_LAYOUTS
 Status = Literal["passed", "failed", "skipped"]
 GemmLayouts = Literal["first", "all"]
 
@@ -126,102 +123,6 @@ _DROP_EXACT = frozenset({
 _DROP_PREFIXES = ("PIP_", "TL_", "TVM_", "TILELANG_")
 _LOADER_VARIABLES = ("LD_LIBRARY_PATH", "LD_PRELOAD")
 
-# auditwheel grafts libraries under hashed names: libtvm_ffi-1a2b3c4d.so is libtvm_ffi.so.
-_HASHED = re.compile(r"^(?P<stem>.+?)-[0-9a-f]{8}(?P<suffix>\.so(?:\..*)?)$")
-
-
-# ---- settings ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SmokeSettings:
-    """What the ``[smoke]`` table of a policy may set; the command line wins over it."""
-
-    gemm: tuple[str, ...] = ()
-    layouts: tuple[Layout, ...] = ()
-
-    KEYS = ("gemm", "layouts")
-
-    @classmethod
-    def from_table(cls, table: Mapping[str, Any] | None, source: str = "policy") -> SmokeSettings:
-        """Validate a ``[smoke]`` table; every problem is reported at once."""
-        if not table:
-            return cls()
-        problems: list[str] = []
-        for key in table:
-            if key not in cls.KEYS:
-                close = difflib.get_close_matches(key, cls.KEYS, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(f"{source}: [smoke] has unknown key {key!r}{hint}")
-        gemm = _string_list(table.get("gemm", ()), f"{source}: [smoke].gemm", problems)
-        for name in gemm:
-            if name not in GEMM_CHOICES:
-                problems.append(
-                    f"{source}: [smoke].gemm {name!r} is not one of {', '.join(GEMM_CHOICES)}"
-                )
-        layouts = _string_list(table.get("layouts", ()), f"{source}: [smoke].layouts", problems)
-        for name in layouts:
-            if name not in LAYOUTS:
-                problems.append(
-                    f"{source}: [smoke].layouts {name!r} is not one of {', '.join(LAYOUTS)}"
-                )
-        if problems:
-            raise InvalidPolicy(problems)
-        return cls(gemm=tuple(gemm), layouts=tuple(_as_layout(x) for x in layouts))
-
-
-def _string_list(value: object, where: str, problems: list[str]) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return [str(v) for v in value]
-    problems.append(f"{where} must be a string or a list of strings")
-    return []
-
-
-def _as_layout(name: str) -> Layout:
-    for layout in LAYOUTS:
-        if layout == name:
-            return layout
-    raise UsageError(f"unknown layout {name!r} (choose from {', '.join(LAYOUTS)})")
-
-
-def smoke_table(policies: Sequence[str], *, project_dir: Path) -> dict[str, Any]:
-    """The merged ``[smoke]`` tables of the policies named (later wins), else of those
-    ``[tool.wheelguard] policies`` in ``project_dir/pyproject.toml`` names.
-
-    Names follow ``--policy``: a path ends in ``.toml`` or holds a slash, anything else is a
-    shipped policy. Only this table is read here (with tomllib), so the smoke run does not
-    depend on the rest of the policy machinery to find its settings.
-    """
-    from wheelguard.policy.decide import project_policy_names, shipped_policy_names
-
-    names, base = list(policies), None
-    if not names:
-        names, base = project_policy_names(project_dir) or [], project_dir
-    merged: dict[str, Any] = {}
-    for name in names:
-        if name.endswith(".toml") or "/" in name:
-            path = Path(name) if base is None else base / name
-            try:
-                text, source = path.read_text(encoding="utf-8"), str(path)
-            except OSError as e:
-                raise InvalidPolicy(f"{name}: cannot read the policy file ({e})") from None
-        elif name in shipped_policy_names():
-            shipped = resources.files("wheelguard").joinpath("policies").joinpath(f"{name}.toml")
-            text, source = shipped.read_text(encoding="utf-8"), f"shipped policy {name!r}"
-        else:
-            raise UsageError(f"no shipped policy named {name!r} (a file path needs a '/' or "
-                             "'.toml')")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise InvalidPolicy(f"{source}: not valid TOML ({e})") from None
-        table = data.get("smoke", {})
-        if not isinstance(table, dict):
-            raise InvalidPolicy(f"{source}: [smoke] must be a table")
-        merged.update(table)
-    return merged
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -467,11 +368,6 @@ def import_names(wheel: Wheel) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _loader_name(name: str) -> str:
-    match = _HASHED.match(name)
-    return match.group("stem") + match.group("suffix") if match else name
-
-
 def duplicate_sonames(libraries: Sequence[MappedLibrary]) -> Check:
     """Two different files (device and inode) mapped under one SONAME: two copies of one
     runtime in one process, each with its own globals (FIELD.md: dlopen by path)."""
@@ -509,7 +405,7 @@ def provider_runtimes(
     present = {canonicalize_name(d) for d in installed}
     present |= {canonicalize_name(lib.distribution) for lib in libraries if lib.distribution}
     for lib in libraries:
-        names = {_loader_name(lib.name), _loader_name(lib.path.rsplit("/", 1)[-1])}
+        names = {loader_name(lib.name), loader_name(lib.path.rsplit("/", 1)[-1])}
         provider = next((p for p in providers if any(p.provides(n) for n in names)), None)
         if provider is None:
             continue

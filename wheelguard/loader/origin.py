@@ -1,0 +1,45 @@
+"""``$ORIGIN`` and its spellings: the one place that expands and writes them.
+
+glibc expands ``$ORIGIN`` and ``${ORIGIN}`` (the directory of the object carrying the entry);
+dyld's ``@loader_path`` means the same for Mach-O. Entries are paths relative to the install
+root here (site-packages), so expansion is plain path arithmetic on the binary's install path.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from wheelguard.loader.paths import install_path
+
+__all__ = ["ORIGIN", "expand_origin", "is_origin_relative", "origin_dir", "origin_entry"]
+
+ORIGIN = "$ORIGIN"
+"""The spelling wheelguard writes."""
+
+# A token at the start of the entry, followed by nothing or a path separator; "$ORIGINAL" is
+# no token (the loader would expand "$ORIGIN" in it, but no real entry looks like that).
+_TOKEN = re.compile(r"^(?:\$ORIGIN|\$\{ORIGIN\}|@loader_path)(?=/|$)")
+
+
+def is_origin_relative(entry: str) -> bool:
+    return _TOKEN.match(entry) is not None
+
+
+def origin_dir(binary_path: str) -> str:
+    """The install-root-relative directory ``$ORIGIN`` stands for in ``binary_path``; ``"."``
+    for a top-level binary, so that ``$ORIGIN/lib`` cannot become the absolute ``/lib``."""
+    return posixpath.dirname(install_path(binary_path)) or "."
+
+
+def expand_origin(entry: str, binary_path: str) -> str | None:
+    """``entry`` with its origin token replaced (not normalised), or None without a token."""
+    if not is_origin_relative(entry):
+        return None
+    return _TOKEN.sub(lambda _m: origin_dir(binary_path), entry, count=1)
+
+
+def origin_entry(binary_path: str, directory: str) -> str:
+    """The ``$ORIGIN``-relative entry that reaches install-root ``directory`` from a binary."""
+    rel = posixpath.relpath(posixpath.normpath(directory), origin_dir(binary_path))
+    return ORIGIN if rel == "." else f"{ORIGIN}/{rel}"
