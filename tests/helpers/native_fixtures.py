@@ -25,6 +25,12 @@ in-place edit invalidates the page hashes of that signature; :func:`reseal_adhoc
 them, so every signed fixture carries a signature that is valid for its bytes. One fixture has
 its signature removed by lief, to have "absent" next to "present".
 
+Where zig's output differs from ld64's (none of it matters to a reader of load commands):
+an empty ``LC_FUNCTION_STARTS`` (lief logs "Can't read value at offset 0" for it); the
+``LC_BUILD_VERSION`` sdk field says 27.0; symbols bound by ``-undefined dynamic_lookup`` carry
+ordinal 0 in their nlist but flat lookup (-2) in the bind opcodes, which is what dyld reads;
+the bundle still exports ``__mh_dylib_header``, not ``__mh_bundle_header``.
+
 Everything is built once per cache key (this file, the zig version, the lief version) under
 ``$WHEELGUARD_FIXTURE_CACHE`` (default ``~/.cache/wheelguard/fixtures``): about a second cold,
 nothing warm. Cached files are read-only and checked against their recorded digests on every
@@ -71,8 +77,7 @@ __all__ = [
 CACHE_ENV = "WHEELGUARD_FIXTURE_CACHE"
 DEFAULT_CACHE = Path.home() / ".cache" / "wheelguard" / "fixtures"
 
-# Bump when the recipe changes in a way the key cannot see (the key hashes this file, so
-# editing the recipe here is already seen).
+# The key hashes this file; bump this only for a change it cannot see.
 RECIPE_VERSION = 1
 
 FixtureName = Literal[
