@@ -15,6 +15,8 @@ import pytest
 from helpers.cli import audit_json
 from helpers.clibs import Compiler
 from helpers.fixtures import LIBS, BuiltFixture, build_fixtures
+from helpers.native_fixtures import NativeFixtures, ToolchainUnavailable
+from helpers.native_fixtures import build as build_native
 from helpers.published import Unavailable, fetch
 
 
@@ -38,6 +40,17 @@ def fixture_wheels(
 ) -> Mapping[str, BuiltFixture]:
     """Every wheel of the fixture catalogue, by fixture name."""
     return build_fixtures(compiler, tmp_path_factory.mktemp("fixture-wheels"))
+
+
+@pytest.fixture(scope="session")
+def native_fixtures() -> NativeFixtures:
+    """Mach-O and PE files built with zig (the ``test`` extra installs it), cached by content
+    under ``$WHEELGUARD_FIXTURE_CACHE``. Skips only when zig is not installed; a build that
+    fails is an error."""
+    try:
+        return build_native()
+    except ToolchainUnavailable as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="session")
