@@ -76,7 +76,7 @@ def _codes(values: list[str]) -> frozenset[str]:
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.audit import AuditOptions, audit_wheel
-    from wheelguard.linkage.fetch import provider_lookup
+    from wheelguard.cli.common import provider_lookup
 
     options = AuditOptions(
         select=_codes(args.select),

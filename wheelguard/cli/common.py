@@ -6,26 +6,27 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wheelguard.errors import UsageError
+from wheelguard.linkage import DEFAULT_MAX_WHEEL_SIZE
 from wheelguard.model import Severity
 from wheelguard.util.units import format_bytes, parse_size
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from wheelguard.linkage.fetch import ProviderLookup
+
 __all__ = [
-    "DEFAULT_MAX_WHEEL_SIZE",
     "add_policy_option",
     "add_provider_options",
     "progress_bar",
+    "provider_lookup",
     "severity_or_never",
     "size_arg",
 ]
-
-DEFAULT_MAX_WHEEL_SIZE = 1 << 30
-"""Provider wheels larger than this are left unread unless asked (torch-sized downloads)."""
-
 
 def size_arg(text: str) -> int:
     try:
@@ -97,3 +98,20 @@ def add_provider_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-provider-size", type=size_arg, default=DEFAULT_MAX_WHEEL_SIZE,
                    metavar="SIZE", help=f"leave provider wheels larger than this unread "
                                         f"(default {format_bytes(DEFAULT_MAX_WHEEL_SIZE)})")
+
+
+def provider_lookup(args: argparse.Namespace) -> ProviderLookup | None:
+    """The lookup the options ask for; None when neither --wheelhouse nor --download is given
+    (the audit then stays hermetic)."""
+    from wheelguard.linkage.fetch import ProviderLookup
+
+    wheelhouses = tuple(Path(d) for d in args.wheelhouse)
+    for d in wheelhouses:
+        if not d.is_dir():
+            raise UsageError(f"--wheelhouse {d}: not a directory")
+    if not wheelhouses and not args.download:
+        return None
+    return ProviderLookup(
+        wheelhouses=wheelhouses, download=bool(args.download), skip=tuple(args.skip),
+        max_wheel_size=int(args.max_provider_size),
+    )

@@ -119,8 +119,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def deps_data(args: argparse.Namespace) -> dict[str, Any]:
     """``show --deps`` as plain data: :func:`wheelguard.linkage.emulate.describe` of the analysis,
     restricted to the layouts asked for."""
+    from wheelguard.cli.common import provider_lookup
     from wheelguard.linkage.emulate import analyse_linkage, describe
-    from wheelguard.linkage.fetch import ProviderLookup, provider_lookup
+    from wheelguard.linkage.fetch import ProviderLookup
     from wheelguard.reading.scan import scan_wheel
 
     lookup = provider_lookup(args) or ProviderLookup()

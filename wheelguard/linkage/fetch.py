@@ -15,11 +15,9 @@ machine, so every glibc level counts, preferred newest first (the wheel pip pick
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import types
@@ -36,12 +34,13 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from wheelguard.cli.common import DEFAULT_MAX_WHEEL_SIZE
 from wheelguard.errors import InvalidWheel, UsageError, WheelguardError
 from wheelguard.knowledge.manylinux import linux_platforms
 from wheelguard.knowledge.tags import parse_platform
+from wheelguard.linkage import DEFAULT_MAX_WHEEL_SIZE
 from wheelguard.model import Wheel
 from wheelguard.reading.archive import WheelArchive
+from wheelguard.util.proc import Completed, run_tool
 from wheelguard.util.units import format_bytes
 
 __all__ = [
@@ -50,7 +49,6 @@ __all__ = [
     "ProviderUnavailable",
     "Target",
     "cache_dir",
-    "provider_lookup",
     "target_for",
 ]
 
@@ -224,14 +222,12 @@ class ProviderLookup:
             )
         return best.path
 
-    def _pip(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def _pip(self, args: list[str]) -> Completed:
         cmd = [*self.pip, *args, "--disable-pip-version-check"]
-        try:
-            return subprocess.run(
-                cmd, capture_output=True, text=True, check=False, timeout=self.timeout
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise ProviderUnavailable(f"{' '.join(cmd[:4])}: {e}") from None
+        done = run_tool(cmd, timeout=self.timeout)
+        if done.returncode is None:
+            raise ProviderUnavailable(f"{' '.join(cmd[:4])}: {done.why()}")
+        return done
 
     def _target_args(self, target: Target) -> list[str]:
         args = ["--only-binary=:all:", "--python-version", target.python]
@@ -244,10 +240,7 @@ class ProviderLookup:
         if proc.returncode != 0:
             if any(s in proc.stderr for s in _NO_MATCH):
                 return ()
-            raise ProviderUnavailable(
-                f"pip index versions {name} failed (rc {proc.returncode}): "
-                f"{_last_line(proc.stderr)}"
-            )
+            raise ProviderUnavailable(f"pip index versions {name} failed: {proc.why()}")
         m = _AVAILABLE.search(proc.stdout)
         if m is None:
             return ()
@@ -263,29 +256,6 @@ class ProviderLookup:
                               *self._target_args(target)])
             got = sorted(Path(tmp).glob("*.whl"))
             if proc.returncode != 0 or not got:
-                raise ProviderUnavailable(
-                    f"pip download {name}=={version} failed (rc {proc.returncode}): "
-                    f"{_last_line(proc.stderr)}"
-                )
+                raise ProviderUnavailable(f"pip download {name}=={version} failed: {proc.why()}")
             for path in got:
                 path.replace(cache / path.name)
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
-
-
-def provider_lookup(args: argparse.Namespace) -> ProviderLookup | None:
-    """The lookup the options ask for; None when neither --wheelhouse nor --download is given
-    (the audit then stays hermetic)."""
-    wheelhouses = tuple(Path(d) for d in args.wheelhouse)
-    for d in wheelhouses:
-        if not d.is_dir():
-            raise UsageError(f"--wheelhouse {d}: not a directory")
-    if not wheelhouses and not args.download:
-        return None
-    return ProviderLookup(
-        wheelhouses=wheelhouses, download=bool(args.download), skip=tuple(args.skip),
-        max_wheel_size=int(args.max_provider_size),
-    )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from wheelguard.errors import RepairError
 from wheelguard.repair.plan import ElfEdit
+from wheelguard.util.proc import run_tool
 
 __all__ = ["apply_edit", "find_patchelf", "find_strip", "patchelf_args"]
 
@@ -83,15 +83,9 @@ def patchelf_args(edit: ElfEdit) -> list[str]:
 
 
 def _run(cmd: Sequence[str], what: str) -> None:
-    try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False,
-                              timeout=_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise RepairError(f"{what}: {cmd[0]} could not run ({e})") from None
-    if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RepairError(f"{what}: {Path(cmd[0]).name} failed (exit {proc.returncode}): "
-                          f"{detail[0]}")
+    done = run_tool(cmd, timeout=_TIMEOUT)
+    if not done.ok:
+        raise RepairError(f"{what}: {Path(cmd[0]).name} failed: {done.why()}")
 
 
 def apply_edit(file: Path, edit: ElfEdit, env: Mapping[str, str] | None = None) -> None:

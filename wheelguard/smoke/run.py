@@ -48,7 +48,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -73,6 +72,7 @@ from wheelguard.reading.scan import scan_wheel
 from wheelguard.report.json import plain
 from wheelguard.smoke.gemm import DRIVER_FILES, DRIVERS, GEMM_CHOICES, driver_dir
 from wheelguard.util.fs import file_sha256
+from wheelguard.util.proc import run_tool
 
 __all__ = [
     "LAYOUTS",
@@ -506,27 +506,16 @@ def _run(
 ) -> Step:
     """Run one command in its own process group, output merged, killed as a group on timeout
     (nvcc and other grandchildren of a hung probe must not outlive it)."""
-    started = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            list(command), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-            start_new_session=True,
-        )
-    except OSError as e:
-        return Step(name=name, status="failed", command=tuple(command), output=str(e))
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        return Step(name=name, status="failed", duration_s=time.monotonic() - started,
-                    command=tuple(command), returncode=None,
-                    output=_tail(f"{output}\n[killed after {timeout:.0f} s]"), pid=proc.pid)
-    return Step(name=name, status="ok" if proc.returncode == 0 else "failed",
-                duration_s=time.monotonic() - started, command=tuple(command),
-                returncode=proc.returncode, output=_tail(output), pid=proc.pid)
+    done = run_tool(command, timeout=timeout, env=env, cwd=cwd, merge_output=True)
+    if done.error is not None:
+        return Step(name=name, status="failed", command=done.command, output=done.error)
+    if done.timed_out:
+        return Step(name=name, status="failed", duration_s=done.duration_s,
+                    command=done.command, returncode=None,
+                    output=_tail(f"{done.stdout}\n[killed after {timeout:.0f} s]"), pid=done.pid)
+    return Step(name=name, status="ok" if done.ok else "failed", duration_s=done.duration_s,
+                command=done.command, returncode=done.returncode, output=_tail(done.stdout),
+                pid=done.pid)
 
 
 @dataclass(frozen=True, slots=True)
