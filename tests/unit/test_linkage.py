@@ -18,15 +18,9 @@ from helpers.wheels import build_wheel
 from packaging.requirements import Requirement
 
 from wheelguard.audit import AuditOptions, AuditResult, audit_wheel
-from wheelguard.linkage.emulate import (
-    LAYOUTS,
-    Linkage,
-    analyse_linkage,
-    describe,
-    has_upper_bound,
-    preloads,
-    verdict,
-)
+from wheelguard.knowledge.specifiers import has_upper_bound
+from wheelguard.linkage.emulate import LAYOUTS, Linkage, analyse_linkage
+from wheelguard.linkage.facts import describe, preloads, verdict
 from wheelguard.linkage.fetch import ProviderLookup
 from wheelguard.model import Finding, Severity
 from wheelguard.reading.scan import scan_wheel
@@ -115,10 +109,10 @@ def test_unbounded_range_with_cxx_imports(world: LinkageWorld) -> None:
     f = _only(_audit(world, "spans"), "WG705")
     assert f.data["examples"] == ("_ZN7provkit3runEv",)
     assert f.severity is Severity.WARNING
-    assert not has_upper_bound(Requirement("provkit>=1.0"))
-    assert has_upper_bound(Requirement("provkit>=1.0,<2"))
-    assert has_upper_bound(Requirement("provkit~=1.0"))
-    assert not has_upper_bound(Requirement("provkit!=1.5,>1"))
+    assert not has_upper_bound(Requirement("provkit>=1.0").specifier)
+    assert has_upper_bound(Requirement("provkit>=1.0,<2").specifier)
+    assert has_upper_bound(Requirement("provkit~=1.0").specifier)
+    assert not has_upper_bound(Requirement("provkit!=1.5,>1").specifier)
 
 
 def test_undeclared_and_extra_only_providers(world: LinkageWorld) -> None:
@@ -248,7 +242,7 @@ def test_show_deps_json(world: LinkageWorld) -> None:
     need = next(n for n in lib["needed"] if n["needed"] == "libprov.so.1")
     assert set(need["layouts"]) == {"site-packages", "target"}
     lowest = need["layouts"]["site-packages"]["lowest"]
-    assert (lowest["kind"], lowest["distribution"], lowest["version"]) == (
+    assert (lowest["kind"], lowest["provider"], lowest["version"]) == (
         "dependency", "provkit", "1.0")
     assert need["layouts"]["target"]["lowest"]["kind"] == "preload"
 
@@ -260,7 +254,7 @@ def test_show_deps_text(world: LinkageWorld) -> None:
     assert "provkit provkit>=1.0 (provides libprov.so.1, owns provkit/)" in text
     assert "read: 1.0 (lowest), 2.0 (highest, newest)" in text
     assert "2.0 lacks: libprov.so.1 (needed by spans/lib/libuser.so)" in text
-    assert ("site-packages provkit/lib/libprov.so.1 via $ORIGIN/../../provkit/lib: provkit 1.0 "
+    assert ("site-packages provkit/lib/libprov.so.1 (via $ORIGIN/../../provkit/lib): provkit 1.0 "
             "(lowest) | not found: provkit 2.0 (highest, newest)") in text
     assert "preload of provkit/lib/libprov.so.1 (only if `import provkit` ran first)" in text
     assert "verdict manylinux_2_17_x86_64 holds" in text

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from wheelguard.linkage.emulate import Linkage, analyse_linkage, soname_gaps, symbol_gaps, verdict
+from wheelguard.linkage.emulate import Linkage, analyse_linkage
+from wheelguard.linkage.facts import soname_gaps, symbol_gaps, verdict
 from wheelguard.linkage.fetch import ProviderLookup
 from wheelguard.reading.scan import scan_wheel
 

@@ -33,7 +33,8 @@ def test_show_json_clean(fixture_wheels: Wheels) -> None:
     assert ext["rpath"] == []
     assert ext["resolution"] == [{
         "needed": "libdemo.so", "kind": "wheel", "path": "demo/lib/libdemo.so",
-        "entry": "$ORIGIN/lib", "provider": None, "requirement": None,
+        "entry": "$ORIGIN/lib", "provider": None, "version": None,
+        "requirement": None,
     }]
     assert lib["soname"] == "libdemo.so"
     assert lib["machine"] == "x86_64"
@@ -75,7 +76,8 @@ def test_show_text(fixture_wheels: Wheels) -> None:
 
 def test_show_text_undeclared_and_rpath(fixture_wheels: Wheels) -> None:
     proc = run_wheelguard("show", fixture_wheels["wg301_needed_undeclared_provider"].path)
-    assert "  NEEDED   libtvm_ffi.so -> apache-tvm-ffi (not declared)" in proc.stdout
+    assert ("  NEEDED   libtvm_ffi.so -> apache-tvm-ffi (not declared) tvm_ffi/lib "
+            "(via $ORIGIN/../../tvm_ffi/lib)") in proc.stdout
     proc = run_wheelguard("show", fixture_wheels["wg201_rpath_absolute"].path)
     assert "  RPATH    /usr/local/lib" in proc.stdout
     assert "  RUNPATH  /home/runner/work/demo/build/lib:/usr/local/lib" in proc.stdout

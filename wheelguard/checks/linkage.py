@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from wheelguard.checks.context import AuditContext
-from wheelguard.linkage.emulate import (
-    Linkage,
+from wheelguard.linkage.emulate import Linkage
+from wheelguard.linkage.facts import (
     duplicates,
     layout_breaks,
     preloads,

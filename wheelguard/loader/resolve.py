@@ -44,6 +44,12 @@ class Resolution:
     version: str | None = None
     """The provider's version, where a real wheel of it was read (linkage analysis)."""
 
+    def to_json(self) -> dict[str, str | None]:
+        """The one JSON shape of a resolution (``show``, ``show --deps``, reports)."""
+        return {"needed": self.needed, "kind": self.kind, "path": self.path,
+                "entry": self.entry, "provider": self.provider, "version": self.version,
+                "requirement": self.requirement}
+
 
 def resolve_binary(
     layout: Layout,
