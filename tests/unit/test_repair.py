@@ -23,12 +23,12 @@ from packaging.specifiers import SpecifierSet
 
 from wheelguard.audit import audit_wheel
 from wheelguard.errors import RepairError
+from wheelguard.formats import parse_native
 from wheelguard.knowledge.specifiers import has_upper_bound, tighten
 from wheelguard.model import Binary, Severity
 from wheelguard.policy.decide import assign_actions
 from wheelguard.policy.load import load_policy, parse_policy
 from wheelguard.policy.schema import Policy, PolicySet
-from wheelguard.reading.scan import parse_native
 from wheelguard.repair.patchelf import find_patchelf
 from wheelguard.repair.write import RepairResult, repair_wheel
 from wheelguard.repair.zipwrite import ZipWriter

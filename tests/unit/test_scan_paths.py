@@ -23,6 +23,7 @@ from helpers.wheels import ZipEntry, member_data_span, patch_central, wheel_file
 
 from wheelguard.errors import InvalidWheel
 from wheelguard.formats import elf
+from wheelguard.formats.elf_image import ElfImage
 from wheelguard.model import ArchivePath, Wheel
 from wheelguard.reading import scan
 from wheelguard.reading.archive import STREAM_OUT, urlsafe_digest
@@ -95,8 +96,8 @@ def _code_and_tables_mixed(data: bytes) -> bytes:
     return bytes(buf)
 
 
-def _image(data: bytes) -> scan._ElfImage:
-    image = scan._ElfImage(len(data))
+def _image(data: bytes) -> ElfImage:
+    image = ElfImage(len(data))
     for pos in range(0, len(data), STREAM_OUT):
         image.write(pos, data[pos : pos + STREAM_OUT])
     return image

@@ -1,1 +1,36 @@
-"""formats"""
+"""Binary formats: adapters from bytes to :class:`~wheelguard.model.Binary`.
+
+:mod:`~wheelguard.formats.elf` is the only importer of pyelftools,
+:mod:`~wheelguard.formats.macho` the only importer of lief;
+:mod:`~wheelguard.formats.elf_image` holds a large ELF sparsely while it streams. This module
+dispatches on magic bytes.
+"""
+
+from __future__ import annotations
+
+import mmap
+
+from wheelguard.formats import elf, macho
+from wheelguard.model import ArchivePath, Binary
+
+__all__ = ["HEAD", "Image", "is_native", "parse_native"]
+
+HEAD = 8
+"""Bytes of a member's start that tell its format."""
+
+Image = bytes | mmap.mmap
+"""A native member's bytes: whole, or a sparse image of a large ELF."""
+
+
+def is_native(head: bytes) -> bool:
+    return elf.is_elf(head) or macho.is_macho(head)
+
+
+def parse_native(name: ArchivePath, data: Image) -> Binary | None:
+    """Dispatch on magic; a module-level function so a process pool can pickle it."""
+    head = bytes(data[:HEAD])
+    if elf.is_elf(head):
+        return elf.parse_elf(name, data)
+    if macho.is_macho(head) and isinstance(data, bytes):
+        return macho.parse_macho(name, data)
+    return None

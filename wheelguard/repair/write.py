@@ -35,11 +35,12 @@ from wheelguard import __version__
 from wheelguard.audit import AuditOptions, audit_wheel
 from wheelguard.checks.context import AuditContext
 from wheelguard.errors import RepairError
+from wheelguard.formats import parse_native
 from wheelguard.model import ArchivePath, Finding, Wheel
 from wheelguard.policy.decide import decide
 from wheelguard.policy.schema import PolicySet
 from wheelguard.reading.archive import WheelArchive, urlsafe_digest
-from wheelguard.reading.scan import ProgressFn, parse_native
+from wheelguard.reading.scan import ProgressFn
 from wheelguard.repair.plan import (
     ElfEdit,
     PreloadEdit,
