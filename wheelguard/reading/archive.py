@@ -17,7 +17,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -33,6 +33,7 @@ __all__ = [
     "Limits",
     "RawReader",
     "WheelArchive",
+    "local_payload_offset",
     "record_hash",
 ]
 
@@ -257,6 +258,34 @@ INFLATER, _Z = _load_inflater()
 _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _Z.error, ValueError, OverflowError)
 
 
+def local_payload_offset(read_at: Callable[[int, int], bytes], offset: int, name: str) -> int:
+    """Where a member's compressed bytes start, from its *local* header at ``offset``.
+
+    The local header's name and extra lengths may differ from the central directory's, so
+    the data offset can only come from here; the signature and the name are checked on the
+    way (a central directory pointing at another member's header is a corrupt archive). The one
+    reader of local headers, for scanning and for raw copies on repair. ValueError says what
+    is wrong.
+    """
+    header = read_at(offset, _LOCAL.size)
+    if len(header) < _LOCAL.size:
+        msg = "truncated local header"
+        raise ValueError(msg)
+    sig, _v, flags, _m, _t, _d, _crc, _cs, _fs, name_len, extra_len = _LOCAL.unpack(header)
+    if sig != _LOCAL_SIG:
+        msg = "bad local header signature"
+        raise ValueError(msg)
+    raw_name = read_at(offset + _LOCAL.size, name_len)
+    if len(raw_name) < name_len:
+        msg = "truncated local header"
+        raise ValueError(msg)
+    local = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+    if local != name:
+        msg = f"local header names {local!r}"
+        raise ValueError(msg)
+    return offset + _LOCAL.size + int(name_len) + int(extra_len)
+
+
 @dataclass(frozen=True, slots=True)
 class Extent:
     """Where one member's bytes lie in the file, from the validated central directory.
@@ -310,23 +339,17 @@ class RawReader:
 
     def payload_offset(self, ext: Extent, buf: bytes | None = None, base: int = 0) -> int:
         """File offset of the member's data, after checking its local header."""
-        rel = ext.offset - base
-        header = buf[rel : rel + _LOCAL.size] if buf is not None else b""
-        if len(header) < _LOCAL.size:
-            header = self.pread(ext.offset, _LOCAL.size)
-        if len(header) < _LOCAL.size:
-            raise self._corrupt(ext, "truncated local header")
-        sig, _v, flags, _m, _t, _d, _crc, _cs, _fs, name_len, extra_len = _LOCAL.unpack(header)
-        if sig != _LOCAL_SIG:
-            raise self._corrupt(ext, "bad local header signature")
-        name_at = ext.offset + _LOCAL.size
-        raw_name = buf[name_at - base : name_at - base + name_len] if buf is not None else b""
-        if len(raw_name) < name_len:
-            raw_name = self.pread(name_at, name_len)
-        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        if name != ext.stored_name:
-            raise self._corrupt(ext, f"local header names {name!r}")
-        return name_at + int(name_len) + int(extra_len)
+
+        def read_at(offset: int, size: int) -> bytes:
+            rel = offset - base
+            if buf is not None and rel >= 0 and rel + size <= len(buf):
+                return buf[rel : rel + size]
+            return self.pread(offset, size)
+
+        try:
+            return local_payload_offset(read_at, ext.offset, ext.stored_name)
+        except ValueError as e:
+            raise self._corrupt(ext, str(e)) from None
 
     def read(self, ext: Extent, buf: bytes | None = None, base: int = 0) -> bytes:
         """A whole member; ``buf`` (read from ``base``) may already hold its compressed bytes."""

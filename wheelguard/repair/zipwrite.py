@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from wheelguard.reading.archive import local_payload_offset
+
 __all__ = ["DateTime", "ZipWriter", "dos_date_time", "source_date_epoch"]
 
 DateTime = tuple[int, int, int, int, int, int]
@@ -153,18 +155,17 @@ class ZipWriter:
         lengths may differ from the central directory's; they are read from it.
         """
         encoded = self._start(info.filename)
-        source.seek(info.header_offset)
-        header = source.read(_LOCAL.size)
-        if len(header) != _LOCAL.size or header[:4] != _LOCAL_SIG:
-            msg = f"{info.filename}: no local file header at offset {info.header_offset}"
-            raise ValueError(msg)
-        name_len, extra_len = struct.unpack_from("<HH", header, 26)
-        local_name = source.read(name_len)
-        if local_name.decode("utf-8", "replace") != info.filename and \
-                local_name.decode("cp437", "replace") != info.filename:
-            msg = f"{info.filename}: local header names {local_name!r}"
-            raise ValueError(msg)
-        source.seek(extra_len, os.SEEK_CUR)
+
+        def read_at(offset: int, size: int) -> bytes:
+            source.seek(offset)
+            return source.read(size)
+
+        try:
+            start = local_payload_offset(read_at, info.header_offset, info.orig_filename)
+        except ValueError as e:
+            msg = f"{info.filename}: {e} at offset {info.header_offset}"
+            raise ValueError(msg) from None
+        source.seek(start)
         entry = _Entry(
             name=encoded,
             flags=(info.flag_bits & _KEEP_FLAGS) | (_UTF8 if not info.filename.isascii() else 0),
