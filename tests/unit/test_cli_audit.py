@@ -159,3 +159,18 @@ def test_size_budget_option(fixture_wheels: Wheels) -> None:
     proc = run_wheelguard("audit", "--size-budget", "lots", path)
     assert proc.returncode == 2
     assert "not a size: 'lots'" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["3", "cp312", "/usr/bin/python3", "3.12.1", "2.7x"])
+def test_python_version_is_validated(fixture_wheels: Wheels, value: str) -> None:
+    for command in ("audit", "show"):
+        rc, _out, err = run_inprocess([command, "--python-version", value,
+                                       fixture_wheels["clean"].path])
+        assert rc == 2
+        assert "want a Python version as X.Y" in err
+
+
+def test_python_version_and_its_old_spelling(fixture_wheels: Wheels) -> None:
+    for flag in ("--python-version", "--python"):
+        rc, _out, err = run_inprocess(["audit", flag, "3.12", fixture_wheels["clean"].path])
+        assert rc == 0, err

@@ -55,7 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --debug is accepted anywhere on the line (`wheelguard audit --debug x.whl` included):
     # it is the one flag people add in a hurry after seeing an internal error.
     wants_debug = "--debug" in words
-    args = parser.parse_args([w for w in words if w != "--debug"])
+    try:
+        args = parser.parse_args([w for w in words if w != "--debug"])
+    except SystemExit as e:  # --help, --version, or a usage error argparse already printed
+        return e.code if isinstance(e.code, int) else 2
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wheelguard.cli.common import add_policy_option, progress_bar, severity_or_never, size_arg
+from wheelguard.cli.common import (
+    add_output_options,
+    add_policy_option,
+    add_provider_options,
+    add_python_version,
+    add_wheels_argument,
+    expand_wheels,
+    policy_filter,
+    progress_bar,
+    severity_or_never,
+    size_arg,
+)
 from wheelguard.errors import InvalidWheel, UsageError
 from wheelguard.model import Severity
 
 if TYPE_CHECKING:
-    from wheelguard.audit import AuditResult, FindingFilter
+    from wheelguard.audit import AuditResult
 
 __all__ = ["configure_parser", "execute"]
 
@@ -25,9 +35,8 @@ def configure_parser(sub: Any) -> None:
         description="Check wheels without unpacking them. Exit 0 when nothing reaches "
         "--fail-on, 1 when something does, 2 for usage errors and unreadable wheels.",
     )
-    p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs are expanded)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report here, not stdout")
+    add_wheels_argument(p)
+    add_output_options(p, ("text", "json"))
     p.add_argument(
         "--fail-on",
         type=severity_or_never,
@@ -43,25 +52,11 @@ def configure_parser(sub: Any) -> None:
                    help="fail (WG601) when the wheel file is larger, e.g. 100MB")
     p.add_argument("--installed-size-budget", type=size_arg, metavar="SIZE",
                    help="fail (WG601) when the installed members total more")
-    p.add_argument("--python", metavar="X.Y",
-                   help="Python version for evaluating Requires-Dist markers (default: running)")
+    add_python_version(p)
     p.add_argument("--no-hints", action="store_true", help="leave out fix hints in text output")
     add_policy_option(p)
-    from wheelguard.cli.common import add_provider_options
-
     add_provider_options(p)
     p.set_defaults(func=execute)
-
-
-def expand_wheels(patterns: list[str]) -> list[str]:
-    """Expand globs ourselves: CI shells leave an unmatched ``dist/*.whl`` as it is."""
-    out: list[str] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not matches:
-            raise UsageError(f"no wheel matches {pattern!r}")
-        out.extend(matches)
-    return out
 
 
 def _codes(values: list[str]) -> frozenset[str]:
@@ -83,7 +78,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         ignore=_codes(args.ignore),
         size_budget=args.size_budget,
         installed_budget=args.installed_size_budget,
-        python=args.python,
+        python=args.python_version,
         providers=provider_lookup(args),
         extras=tuple(args.extra),
     )
@@ -135,26 +130,6 @@ def _exit_code(
     if errors:
         return 2
     return 1 if any(r.fails(fail_on) for r in results) else 0
-
-
-def policy_filter(names: list[str]) -> FindingFilter | None:
-    """The policy post-pass, when --policy or [tool.wheelguard] asks for one."""
-    if not names and not _may_name_policies(Path.cwd() / "pyproject.toml"):
-        return None  # the common CI case: skip importing and compiling the policy machinery
-    from wheelguard.policy.decide import assign_actions
-    from wheelguard.policy.load import load_policy_set
-
-    policies = load_policy_set(names, project_dir=Path.cwd())
-    return assign_actions(policies) if policies is not None else None
-
-
-def _may_name_policies(pyproject: Path) -> bool:
-    """False only when ./pyproject.toml cannot hold a [tool.wheelguard] table (a cheap text
-    test; the policy loader parses it properly when it can)."""
-    try:
-        return b"wheelguard" in pyproject.read_bytes()
-    except OSError:
-        return False
 
 
 def _emit(text: str, output: str | None) -> None:

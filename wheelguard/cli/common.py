@@ -1,8 +1,14 @@
-"""Options shared by several commands, and the conversions from argparse strings."""
+"""Options shared by several commands, declared once, and the conversions from argparse strings.
+
+A command module calls the ``add_*`` functions it needs, so every command spells an option
+the same way, with the same help, validation and default.
+"""
 
 from __future__ import annotations
 
 import argparse
+import glob
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,16 +23,37 @@ from wheelguard.util.units import format_bytes, parse_size
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from wheelguard.audit import FindingFilter
     from wheelguard.linkage.fetch import ProviderLookup
 
 __all__ = [
+    "add_output_options",
     "add_policy_option",
     "add_provider_options",
+    "add_python_version",
+    "add_wheels_argument",
+    "expand_wheels",
+    "policy_filter",
     "progress_bar",
     "provider_lookup",
+    "python_version",
     "severity_or_never",
     "size_arg",
 ]
+
+_PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
+
+
+def python_version(text: str) -> str:
+    """``X.Y`` of a CPython 3 release; ``3``, ``cp312`` or an interpreter path are refused."""
+    value = text.strip()
+    if not _PYTHON_VERSION.match(value):
+        msg = (f"want a Python version as X.Y (e.g. 3.12), not {text!r}"
+               + (" (wheelguard smoke --interpreter takes an interpreter)" if "/" in text
+                  else ""))
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
 
 def size_arg(text: str) -> int:
     try:
@@ -42,6 +69,33 @@ def severity_or_never(text: str) -> Severity | None:
         return Severity.parse(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_wheels_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs are expanded)")
+
+
+def expand_wheels(patterns: list[str]) -> list[str]:
+    """Expand globs ourselves: CI shells leave an unmatched ``dist/*.whl`` as it is."""
+    out: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise UsageError(f"no wheel matches {pattern!r}")
+        out.extend(matches)
+    return out
+
+
+def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    """``--format`` (the first format is the default) and ``-o``."""
+    p.add_argument("--format", choices=formats, default=formats[0])
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here, not stdout")
+
+
+def add_python_version(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--python-version", "--python", dest="python_version", type=python_version,
+                   metavar="X.Y", help="Python version the wheel is judged for (Requires-Dist "
+                   "markers, provider wheels); default: the one running wheelguard")
 
 
 def add_policy_option(p: argparse.ArgumentParser) -> None:
@@ -115,3 +169,23 @@ def provider_lookup(args: argparse.Namespace) -> ProviderLookup | None:
         wheelhouses=wheelhouses, download=bool(args.download), skip=tuple(args.skip),
         max_wheel_size=int(args.max_provider_size),
     )
+
+
+def policy_filter(names: list[str]) -> FindingFilter | None:
+    """The policy post-pass, when --policy or [tool.wheelguard] asks for one."""
+    if not names and not _may_name_policies(Path.cwd() / "pyproject.toml"):
+        return None  # the common CI case: skip importing and compiling the policy machinery
+    from wheelguard.policy.decide import assign_actions
+    from wheelguard.policy.load import load_policy_set
+
+    policies = load_policy_set(names, project_dir=Path.cwd())
+    return assign_actions(policies) if policies is not None else None
+
+
+def _may_name_policies(pyproject: Path) -> bool:
+    """False only when ./pyproject.toml cannot hold a [tool.wheelguard] table (a cheap text
+    test; the policy loader parses it properly when it can)."""
+    try:
+        return b"wheelguard" in pyproject.read_bytes()
+    except OSError:
+        return False

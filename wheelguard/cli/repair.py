@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wheelguard.cli.common import add_policy_option
+from wheelguard.cli.common import add_policy_option, add_python_version, add_wheels_argument
 
 if TYPE_CHECKING:
     from wheelguard.policy.schema import PolicySet
@@ -30,13 +30,12 @@ def configure_parser(sub: Any) -> None:
         "the shipped 'default' policy). Exit 0 repaired, 3 the policy cannot be carried out, "
         "2 unreadable input or policy.",
     )
-    p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs are expanded)")
+    add_wheels_argument(p)
     p.add_argument("-w", "--wheel-dir", default="wheelhouse", metavar="OUTDIR",
                    help="directory for the repaired wheels (default: wheelhouse)")
     p.add_argument("--dry-run", action="store_true",
                    help="print what would be done; write nothing")
-    p.add_argument("--python", metavar="X.Y",
-                   help="Python version for evaluating Requires-Dist markers (default: running)")
+    add_python_version(p)
     p.add_argument("-v", "--verbose", action="store_true", help="list every dropped file")
     add_policy_option(p)
     p.set_defaults(func=execute)
@@ -52,7 +51,7 @@ def policy_set_or_default(names: list[str]) -> PolicySet:
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from wheelguard.cli.audit import expand_wheels
+    from wheelguard.cli.common import expand_wheels
     from wheelguard.errors import InvalidWheel, RepairError, WheelguardError
     from wheelguard.repair.write import repair_wheel
 
@@ -63,11 +62,11 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for w in wheels:
         try:
             result = repair_wheel(w, args.wheel_dir, policies, dry_run=args.dry_run,
-                                  python=args.python)
+                                  python=args.python_version)
         except (RepairError, InvalidWheel) as e:
             errors.append(e)
             continue
-        _report(result, policies, verbose=args.verbose, python=args.python)
+        _report(result, policies, verbose=args.verbose, python=args.python_version)
     if not errors:
         return 0
     if len(errors) == 1 and len(wheels) == 1:

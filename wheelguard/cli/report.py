@@ -14,7 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wheelguard.cli.common import add_policy_option, size_arg
+from wheelguard.cli.common import (
+    add_output_options,
+    add_policy_option,
+    add_wheels_argument,
+    size_arg,
+)
 
 __all__ = ["configure_parser", "execute"]
 
@@ -26,11 +31,10 @@ def configure_parser(sub: Any) -> None:
         description="Write the release checklist for WHEELs. Exit 0 when every wheel is ready "
         "to ship, 1 when one is not, 2 for unreadable wheels, smoke results or policies.",
     )
-    p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs are expanded)")
+    add_wheels_argument(p)
     p.add_argument("--smoke", action="append", default=[], metavar="RESULT.json",
                    help="a `wheelguard smoke --json` result; repeatable (matched by sha256)")
-    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report here, not stdout")
+    add_output_options(p, ("markdown", "json"))
     p.add_argument("--size-budget", type=size_arg, metavar="SIZE",
                    help="largest wheel file allowed, e.g. 100MB")
     add_policy_option(p)
@@ -54,7 +58,7 @@ def _smoke_docs(paths: list[str]) -> list[dict[str, Any]]:
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.audit import AuditOptions, audit_wheel
-    from wheelguard.cli.audit import expand_wheels, policy_filter
+    from wheelguard.cli.common import expand_wheels, policy_filter
     from wheelguard.errors import InvalidWheel
     from wheelguard.report.checklist import (
         build_checklist,

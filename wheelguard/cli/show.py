@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from wheelguard.cli.common import add_provider_options, add_python_version
+
 __all__ = ["configure_parser", "deps_data", "execute", "show_data"]
 
 
@@ -17,7 +19,7 @@ def configure_parser(sub: Any) -> None:
     )
     p.add_argument("wheel", metavar="WHEEL")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--python", metavar="X.Y", help="Python version for Requires-Dist markers")
+    add_python_version(p)
     p.add_argument("--deps", action="store_true",
                    help="per NEEDED: the entry that resolves it and the providing distribution "
                         "and version, per install layout (reads dependency wheels: see "
@@ -25,8 +27,6 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--layout", action="append", default=[], metavar="NAME",
                    choices=("site-packages", "system-site-packages", "target"),
                    help="with --deps: only these layouts (repeatable; default all)")
-    from wheelguard.cli.common import add_provider_options
-
     add_provider_options(p)
     p.set_defaults(func=execute)
 
@@ -76,7 +76,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             for line in deps_lines(data):
                 console.print(line, highlight=False, overflow="fold")
         return 0
-    data = show_data(args.wheel, args.python)
+    data = show_data(args.wheel, args.python_version)
     if args.format == "json":
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0
@@ -96,7 +96,7 @@ def deps_data(args: argparse.Namespace) -> dict[str, Any]:
     from wheelguard.reading.scan import scan_wheel
 
     lookup = provider_lookup(args) or ProviderLookup()
-    linkage = analyse_linkage(scan_wheel(args.wheel), lookup, python=args.python,
+    linkage = analyse_linkage(scan_wheel(args.wheel), lookup, python=args.python_version,
                               extras=tuple(args.extra))
     data = describe(linkage)
     if args.layout:
