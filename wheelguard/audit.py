@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from wheelguard.checks.context import AuditContext, make_context
 from wheelguard.checks.registry import run_checks
+from wheelguard.knowledge.trees import largest_trees
 from wheelguard.model import Finding, Severity, Wheel
 from wheelguard.reading.scan import ProgressFn, scan_wheel
 from wheelguard.rules import lookup_rule
@@ -53,6 +54,11 @@ class AuditResult:
     wheel: Wheel
     context: AuditContext
     findings: tuple[Finding, ...]
+
+    @property
+    def largest_trees(self) -> list[tuple[str, int]]:
+        """Where the wheel's bytes are (what the reports show beside the findings)."""
+        return largest_trees(self.wheel)
 
     def worst(self, *, include_waived: bool = False) -> Severity | None:
         levels = [f.severity for f in self.findings if include_waived or f.waived is None]

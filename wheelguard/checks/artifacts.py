@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from wheelguard.checks.context import AuditContext
 from wheelguard.knowledge.tags import machines, parse_platform
+from wheelguard.knowledge.trees import tree_of
 from wheelguard.model import (
     ArchivePath,
     DebugInfoSubject,
@@ -26,12 +27,8 @@ from wheelguard.model import (
 from wheelguard.rules import RULES
 from wheelguard.util.units import format_bytes
 
-__all__ = ["VENDOR_DIRS", "artifact_category", "run", "tree_of"]
+__all__ = ["artifact_category", "run"]
 
-VENDOR_DIRS = frozenset(
-    {"3rdparty", "third_party", "thirdparty", "third-party", "vendor", "vendored", "external",
-     "extern", "submodules", "deps"}
-)
 _SOURCE = frozenset({".c", ".cc", ".cpp", ".cxx", ".c++", ".cu", ".m", ".mm", ".f", ".f90",
                      ".s", ".asm", ".rs", ".go", ".java", ".swift"})
 _OBJECT = frozenset({".o", ".obj", ".a", ".lib", ".lo", ".la", ".gch", ".pch", ".ptx.o"})
@@ -46,18 +43,6 @@ _DOC_DIRS = frozenset({"docs", "doc", "examples", "example", "tutorials"})
 
 # Categories that count outside vendored trees too; tests and docs there belong to the package.
 _EVERYWHERE = ("object", "build-dir", "vcs", "cmake", "source")
-
-
-def tree_of(path: str) -> tuple[str, bool]:
-    """The tree a member belongs to, and whether that tree is vendored."""
-    parts = path.split("/")
-    for i, part in enumerate(parts[:-1]):
-        if part.lower() in VENDOR_DIRS:
-            depth = i + 2 if i + 2 < len(parts) else i + 1
-            return "/".join(parts[:depth]), True
-    if len(parts) <= 2:
-        return parts[0], False
-    return "/".join(parts[:2]), False
 
 
 def artifact_category(path: str, vendored: bool) -> str | None:

@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 from wheelguard.knowledge.manylinux import PlatformPolicy, platform_policy
 from wheelguard.knowledge.providers import KnownProvider, declared, known_providers
 from wheelguard.loader.layout import Layout
-from wheelguard.model import Finding, Wheel
+from wheelguard.model import Finding, Wheel, freeze_mapping
 
 if TYPE_CHECKING:
     from wheelguard.linkage.emulate import Linkage
@@ -33,7 +33,8 @@ class AuditContext:
     providers: tuple[KnownProvider, ...]
     requirements: Mapping[str, Requirement]
     """Requires-Dist in force on the target platform, by canonical name (extras off)."""
-    all_requirements: Mapping[str, Requirement] = field(default_factory=dict)
+    all_requirements: Mapping[str, Requirement] = field(
+        default_factory=lambda: freeze_mapping({}))
     """Every Requires-Dist, extras included, by canonical name."""
     size_budget: int | None = None
     """Most bytes the wheel file may take (compressed)."""
@@ -63,8 +64,9 @@ def make_context(
         layout=Layout.of(wheel),
         platform=platform_policy(wheel.platforms),
         providers=known_providers() if providers is None else providers,
-        requirements=declared(wheel, python=python),
-        all_requirements={canonicalize_name(r.name): r for r in wheel.requires_dist},
+        requirements=freeze_mapping(declared(wheel, python=python)),
+        all_requirements=freeze_mapping(
+            {canonicalize_name(r.name): r for r in wheel.requires_dist}),
         size_budget=size_budget,
         installed_budget=installed_budget,
     )

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
-from wheelguard.checks.artifacts import tree_of
 from wheelguard.checks.context import AuditContext
-from wheelguard.model import Finding, Wheel, WheelSubject
+from wheelguard.knowledge.trees import largest_trees
+from wheelguard.model import Finding, WheelSubject
 from wheelguard.rules import RULES
 from wheelguard.util.units import format_bytes
 
-__all__ = ["largest_trees", "run"]
-
-
-def largest_trees(wheel: Wheel, n: int = 5) -> list[tuple[str, int]]:
-    sizes: Counter[str] = Counter()
-    for m in wheel.members:
-        sizes[tree_of(m.path)[0]] += m.size
-    return sizes.most_common(n)
+__all__ = ["run"]
 
 
 def run(ctx: AuditContext) -> Iterator[Finding]:

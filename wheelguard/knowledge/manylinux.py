@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from packaging.version import InvalidVersion, Version
 
 from wheelguard.knowledge.tags import parse_platform
+from wheelguard.model import freeze_mapping
 
 __all__ = ["PlatformPolicy", "linux_platforms", "platform_policy", "split_symbol_version"]
 
@@ -31,7 +32,8 @@ class PlatformPolicy:
     """The tag the promise comes from, e.g. manylinux_2_27_x86_64; ``linux_x86_64`` for none."""
     arch: str | None
     whitelist: frozenset[str]
-    symbol_versions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    symbol_versions: Mapping[str, frozenset[str]] = field(
+        default_factory=lambda: freeze_mapping({}))
     """Allowed versions per prefix (GLIBC, GLIBCXX, CXXABI, GCC ...); empty means no ceiling."""
 
     def allows_library(self, soname: str) -> bool:
@@ -100,7 +102,8 @@ def platform_policy(platforms: Iterable[str]) -> PlatformPolicy | None:
             name=platform,
             arch=arch,
             whitelist=frozenset(pol.whitelist),
-            symbol_versions={k: frozenset(v) for k, v in pol.symbol_versions.items()},
+            symbol_versions=freeze_mapping(
+                {k: frozenset(v) for k, v in pol.symbol_versions.items()}),
         )
         if best is None or rank < best[0]:
             best = (rank, candidate)

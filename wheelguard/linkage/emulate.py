@@ -36,7 +36,7 @@ from wheelguard.linkage.fetch import ProviderLookup, ProviderUnavailable, Target
 from wheelguard.loader.layout import Layout, classify_entry
 from wheelguard.loader.paths import install_path
 from wheelguard.loader.resolve import Resolution, resolve_binary
-from wheelguard.model import ArchivePath, Binary, SoName, Wheel
+from wheelguard.model import ArchivePath, Binary, SoName, Wheel, freeze_mapping
 from wheelguard.reading.scan import scan_wheel
 
 __all__ = [
@@ -240,7 +240,7 @@ def analyse_linkage(
     )
     return Linkage(
         wheel=wheel, target=target, platform=policy, providers=known, layouts=chosen,
-        dependencies=deps, binaries=binaries, external=external, links=links,
+        dependencies=deps, binaries=binaries, external=freeze_mapping(external), links=links,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from wheelguard.loader.origin import expand_origin
 from wheelguard.loader.paths import install_path
-from wheelguard.model import ArchivePath, Binary, EntryKind, SearchTag, Wheel
+from wheelguard.model import ArchivePath, Binary, EntryKind, SearchTag, Wheel, freeze_mapping
 
 __all__ = ["Entry", "Layout", "classify_entry", "entries", "find_in_wheel"]
 
@@ -32,14 +32,16 @@ class Layout:
     files: Mapping[str, ArchivePath]
     dirs: frozenset[str]
     tops: frozenset[str]
-    inherited: Mapping[str, tuple[Entry, ...]] = field(default_factory=dict)
+    inherited: Mapping[str, tuple[Entry, ...]] = field(
+        default_factory=lambda: freeze_mapping({}))
     """Install path of a binary -> DT_RPATH entries of the in-wheel objects that load it.
 
     glibc searches the DT_RPATH of the loading object and of its loaders for an object that
     has no DT_RUNPATH: auditwheel's grafted ``pkg.libs/libstdc++-*.so`` carries no RPATH of its
     own and finds its sibling ``libgcc_s-*.so`` through the extension module's DT_RPATH.
     """
-    loaded_first: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    loaded_first: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: freeze_mapping({}))
     """Install path of a binary -> {NEEDED name: file} that its in-wheel loaders resolve.
 
     The loader maps dependencies breadth first and matches a NEEDED name against objects
@@ -63,10 +65,12 @@ class Layout:
                 dirs.add(d)
                 d = posixpath.dirname(d)
         tops = frozenset(f.split("/", 1)[0] for f in files)
-        layout = cls(files=files, dirs=frozenset(dirs), tops=tops)
+        layout = cls(files=freeze_mapping(files), dirs=frozenset(dirs), tops=tops)
         binaries = [b for w in wheels for b in w.binaries if b.format == "elf"]
         inherited, loaded_first = _loader_context(layout, binaries)
-        return replace(layout, inherited=inherited, loaded_first=loaded_first)
+        return replace(layout, inherited=freeze_mapping(inherited),
+                       loaded_first=freeze_mapping({k: freeze_mapping(v)
+                                                    for k, v in loaded_first.items()}))
 
 
 def _loader_context(

@@ -9,7 +9,6 @@ from typing import Any
 
 from wheelguard import __version__
 from wheelguard.audit import AuditResult
-from wheelguard.checks.size import largest_trees
 from wheelguard.model import Finding, Severity
 
 __all__ = [
@@ -68,7 +67,7 @@ def result_to_json(result: AuditResult, *, failed: bool) -> dict[str, Any]:
             "binaries": len(w.binaries),
             "compressed_bytes": w.total_compressed,
             "uncompressed_bytes": w.total_size,
-            "largest_trees": [{"tree": t, "bytes": b} for t, b in largest_trees(w)],
+            "largest_trees": [{"tree": t, "bytes": b} for t, b in result.largest_trees],
         },
         "findings": [finding_to_json(f) for f in result.findings],
     }
