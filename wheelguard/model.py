@@ -9,6 +9,10 @@ A :class:`Finding` says *what* it is about through a typed :data:`Subject` (a me
 copies of one library, a binary's debug sections, a search-path entry, a NEEDED entry, a
 provider distribution, or the wheel). The policy matches subjects and the plan acts on them;
 ``Finding.data`` is for JSON readers only and nothing downstream of the checks reads it.
+
+Why this module is long: it is the whole shared vocabulary (wheel, member, binary, finding and
+the eight subject kinds) in one place, so that every stage imports its nouns from one module
+and a reader sees every field any stage may rely on. Each class is small and behaviour-free.
 """
 
 from __future__ import annotations

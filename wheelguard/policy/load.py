@@ -26,6 +26,7 @@ from wheelguard.errors import InvalidPolicy
 from wheelguard.knowledge.providers import known_providers, provider_for_soname
 from wheelguard.loader.origin import is_origin_relative
 from wheelguard.model import Action, DropKind
+from wheelguard.policy.problems import Lines, Problems
 from wheelguard.policy.schema import (
     CATEGORIES,
     DROP_KINDS,
@@ -69,72 +70,7 @@ _ACTION_KEYS: Mapping[Action, tuple[str, ...]] = {
 _ALL_RULE_KEYS = tuple(dict.fromkeys(
     [*_COMMON_KEYS, *(k for keys in _ACTION_KEYS.values() for k in keys)]
 ))
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-
-
-class _Lines:
-    """Line numbers for tables and keys, found by scanning the text (tomllib keeps none)."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.headers: list[tuple[int, str]] = []
-        for no, line in enumerate(self.lines, start=1):
-            m = _HEADER.match(line)
-            if m:
-                name = re.sub(r"\s*\.\s*", ".", m[2]).replace('"', "").replace("'", "")
-                self.headers.append((no, name))
-
-    def span(self, table: str, index: int | None = None) -> tuple[int, int] | None:
-        """Lines [start, end) of ``[table]`` or the ``index``-th (1-based) ``[[table]]``."""
-        if not table:
-            start = 1
-        else:
-            hits = [no for no, name in self.headers if name == table]
-            pos = (index or 1) - 1
-            if pos >= len(hits):
-                return None
-            start = hits[pos]
-        end = len(self.lines) + 1
-        for no, name in self.headers:
-            if no > start and not name.startswith(f"{table}."):
-                end = no
-                break
-        return start, end
-
-    def line_of(self, table: str, index: int | None = None, key: str | None = None) -> int | None:
-        span = self.span(table, index)
-        if span is None:
-            return None
-        start, end = span
-        if key is not None:
-            k = re.escape(key)
-            pattern = re.compile(rf"^\s*(?:{k}|\"{k}\"|'{k}')\s*[=.]")
-            for no in range(start, min(end, len(self.lines) + 1)):
-                if pattern.match(self.lines[no - 1]):
-                    return no
-        return start if table else None
-
-
-class _Problems:
-    """Collects every problem of one file, each as ``file:line: where: message``."""
-
-    def __init__(self, source: str, lines: _Lines) -> None:
-        self.source = source
-        self.lines = lines
-        self.items: list[str] = []
-
-    def add(self, message: str, *, table: str = "", index: int | None = None,
-            key: str | None = None) -> None:
-        line = self.lines.line_of(table, index, key)
-        where = self.source if line is None else f"{self.source}:{line}"
-        if table == "rule":
-            what = f"rule {index}" + (f", key {key!r}" if key else "")
-        elif table:
-            what = f"[{table}]" + (f", key {key!r}" if key else "")
-        else:
-            what = f"key {key!r}" if key else "file"
-        self.items.append(f"{where}: {what}: {message}")
 
 
 def _suggest(key: str, choices: Iterable[str]) -> str:
@@ -144,12 +80,12 @@ def _suggest(key: str, choices: Iterable[str]) -> str:
 
 def parse_policy(text: str, *, source: str, name: str | None = None) -> Policy:
     """Parse and validate one policy; :class:`InvalidPolicy` lists every problem found."""
-    lines = _Lines(text)
+    lines = Lines(text)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InvalidPolicy([f"{source}: not valid TOML: {e}"]) from None
-    problems = _Problems(source, lines)
+    problems = Problems(source, lines)
     for key in data:
         if key not in _TOP_KEYS:
             problems.add(f"unknown key{_suggest(key, _TOP_KEYS)}", key=key)
@@ -213,7 +149,7 @@ def parse_policy(text: str, *, source: str, name: str | None = None) -> Policy:
     )
 
 
-def _parse_rule(raw: dict[str, Any], index: int, problems: _Problems) -> Rule | None:
+def _parse_rule(raw: dict[str, Any], index: int, problems: Problems) -> Rule | None:
     before = len(problems.items)
 
     def bad(message: str, key: str | None = None) -> None:
@@ -298,7 +234,7 @@ def _strings(value: object, bad: Any, key: str) -> tuple[str, ...]:
     return tuple(str(v) for v in items)
 
 
-def _globs(value: object, problems: _Problems, *, table: str, index: int | None,
+def _globs(value: object, problems: Problems, *, table: str, index: int | None,
            key: str) -> tuple[Glob, ...]:
     def bad(message: str, k: str) -> None:
         problems.add(message, table=table, index=index, key=k)
@@ -312,7 +248,7 @@ def _globs(value: object, problems: _Problems, *, table: str, index: int | None,
     return tuple(out)
 
 
-def _parse_match(raw: dict[str, Any], index: int, problems: _Problems, bad: Any) -> Match:
+def _parse_match(raw: dict[str, Any], index: int, problems: Problems, bad: Any) -> Match:
     def globs(key: str) -> tuple[Glob, ...]:
         if key not in raw:
             return ()
@@ -496,7 +432,7 @@ def project_policy_names(project_dir: Path) -> list[str] | None:
         return None
     names = table["policies"]
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        line = _Lines(path.read_text(encoding="utf-8")).line_of("tool.wheelguard", None,
+        line = Lines(path.read_text(encoding="utf-8")).line_of("tool.wheelguard", None,
                                                                 "policies")
         where = f"{path}:{line}" if line else str(path)
         raise InvalidPolicy(f"{where}: [tool.wheelguard], key 'policies': must be a list of "
