@@ -63,7 +63,7 @@ class Input:
     label: str
     path: Path
     runs: int
-    stats: dict[str, float | int] = field(default_factory=dict)
+    stats: dict[str, float | int | str] = field(default_factory=dict)
     excludes: tuple[str, ...] = ()
     """SONAMEs a declared pip dependency provides: the excludes every repair tool gets."""
     plat: str = ""
@@ -240,7 +240,7 @@ class Series:
     failure: str | None = None
 
     def median(self, attr: str = "wall") -> float:
-        return statistics.median(getattr(s, attr) for s in self.samples)
+        return float(statistics.median(float(getattr(s, attr)) for s in self.samples))
 
     @property
     def seconds(self) -> float:
@@ -418,23 +418,25 @@ def render(inputs: list[Input], all_tools: list[Tool], results: list[Series], *,
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for tool in all_tools:
-            s = by.get((inp.key, tool.key))
-            if s is None:
+            series = by.get((inp.key, tool.key))
+            if series is None:
                 continue
-            if s.failure is not None and not s.samples:
-                lines.append(f"| {labels[tool.key]} | failed: {s.failure} | | | | | 0 |")
+            if series.failure is not None and not series.samples:
+                lines.append(f"| {labels[tool.key]} | failed: {series.failure} | | | | | 0 |")
                 continue
             base = wgr if tool.kind.startswith("repair") else wg
             ratio = ""
-            if base is not None and base.samples and tool.kind != "floor" and s is not base:
-                ratio = f"{s.seconds / base.seconds:.1f}x"
-            walls = [x.inner if x.inner is not None else x.wall for x in s.samples]
-            rss = "" if tool.kind == "floor" else f"{s.median('maxrss_mb'):.0f}"
-            cpu = "" if tool.kind == "floor" else _fmt_s(s.median("cpu"))
-            note = f" (then failed: {s.failure})" if s.failure else ""
+            if (base is not None and base.samples and tool.kind != "floor"
+                    and series is not base):
+                ratio = f"{series.seconds / base.seconds:.1f}x"
+            walls = [x.inner if x.inner is not None else x.wall for x in series.samples]
+            rss = "" if tool.kind == "floor" else f"{series.median('maxrss_mb'):.0f}"
+            cpu = "" if tool.kind == "floor" else _fmt_s(series.median("cpu"))
+            note = f" (then failed: {series.failure})" if series.failure else ""
             lines.append(
-                f"| {labels[tool.key]}{note} | {_fmt_s(s.seconds)} | {_fmt_s(min(walls))} - "
-                f"{_fmt_s(max(walls))} | {cpu} | {rss} | {ratio} | {len(s.samples)} |"
+                f"| {labels[tool.key]}{note} | {_fmt_s(series.seconds)} | "
+                f"{_fmt_s(min(walls))} - {_fmt_s(max(walls))} | {cpu} | {rss} | {ratio} | "
+                f"{len(series.samples)} |"
             )
     lines += ["", "## Targets", "", *targets(inputs, by)]
     if NOTES.is_file():
