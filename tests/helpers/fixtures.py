@@ -327,3 +327,30 @@ def build_fixtures(compiler: Compiler, dest: Path) -> dict[str, BuiltFixture]:
                            requires_dist=fx.requires_dist, record=fx.record)
         out[fx.name] = BuiltFixture(fx, path, libs)
     return out
+
+
+def host_glibc() -> tuple[int, int] | None:
+    """The glibc the fixtures are compiled and linked against (this host's), or None on a
+    host without glibc: what decides whether a fixture needing new symbols can be built."""
+    import os
+
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        return None
+    name, _, version = text.partition(" ")
+    parts = version.split(".")
+    if name != "glibc" or len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def host_lacks(fx: WheelFixture) -> str | None:
+    """Why this host cannot produce ``fx``'s case (a skip reason), or None when it can."""
+    if fx.needs_glibc is None:
+        return None
+    have = host_glibc()
+    if have is None or have < fx.needs_glibc:
+        need = ".".join(map(str, fx.needs_glibc))
+        return f"host glibc {have} is older than {need}: the library needs no new symbol"
+    return None
