@@ -611,3 +611,20 @@ def test_findings_of_the_repaired_sample_fixtures_fail_nothing(
         assert out is not None
         result = audit_wheel(out, post=assign_actions(policies(*STANDARD)))
         assert not result.fails(Severity.ERROR), name
+
+
+def test_relink_target_spelled_with_braces_is_written_verbatim(
+    fixture_wheels: Wheels, tmp_path: Path
+) -> None:
+    """``${ORIGIN}`` is the loader's other spelling of ``$ORIGIN``: the policy used to refuse it
+    as a target (it holds '..') and the plan would have joined it onto the library's path."""
+    mine = custom("""
+        [[rule]]
+        action = "relink"
+        check = "rpath-absolute"
+        replace = [{from = "/home/**", to = "${ORIGIN}/../lib"}]
+        reason = "the loader's braced spelling"
+    """)
+    result = repair(fixture_wheels["wg201_rpath_absolute"].path, tmp_path / "out", mine)
+    assert result.output is not None
+    assert "${ORIGIN}/../lib" in binary(result.output, "demo/lib/librpath_abs.so").runpath

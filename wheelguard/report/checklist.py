@@ -1,10 +1,11 @@
 """The release checklist: one page per release that says, wheel by wheel, whether it may ship.
 
 It is built from what the other commands already established (the audit's findings with the
-policy's actions and waivers, and ``wheelguard smoke`` results) and adds no judgement of its
-own beyond grouping: an item fails when an unwaived error-level finding of its checks is
-present, warns on warnings, and the smoke item passes only for a smoke result of *this* wheel
-(matched by sha256, not by file name: every rebuild has the same name).
+policy's actions and waivers, and ``wheelguard smoke`` results) and adds no judgement of its own
+beyond grouping, which the rules table decides (each rule names its item): an item fails when an
+unwaived error-level finding of its checks is present, warns on warnings, and the smoke item
+passes only for a smoke result of *this* wheel (matched by sha256, not by file name: every
+rebuild has the same name).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from wheelguard.audit import AuditResult
 from wheelguard.model import Finding, Severity
 from wheelguard.report.json import result_to_json
 from wheelguard.report.text import display_path
+from wheelguard.rules import ITEMS, RULES, ChecklistItem
 from wheelguard.util.fs import file_sha256
 
 __all__ = [
-    "ITEMS",
-    "Item",
     "WheelChecklist",
     "build_checklist",
     "checklist_to_json",
@@ -33,34 +33,9 @@ Status = Literal["pass", "warn", "fail", "skip"]
 _MARK = {"pass": "[x]", "warn": "[x]", "fail": "[ ]", "skip": "[ ]"}
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    id: str
-    title: str
-    codes: tuple[str, ...]
-    """Rule-code prefixes whose findings decide the item (``WG2`` covers WG201-WG205)."""
-
-
-ITEMS: tuple[Item, ...] = (
-    Item("integrity", "The archive is a well-formed wheel and RECORD matches every member",
-         ("WG501", "WG405")),
-    Item("one-runtime", "One copy of each runtime: nothing bundled or embedded that a "
-         "dependency provides", ("WG10", "WG704")),
-    Item("search-paths", "RPATH/RUNPATH entries are relative to $ORIGIN and stay inside the "
-         "wheel", ("WG20",)),
-    Item("loader", "Every needed library resolves, from the wheel, the platform or a declared "
-         "dependency, within the tag's symbol versions", ("WG30", "WG701", "WG702", "WG703",
-                                                          "WG705", "WG707", "WG708")),
-    Item("contents", "No source or build trees, foreign binaries or debug info",
-         ("WG40",)),
-    Item("size", "Within the size budget", ("WG60",)),
-    Item("policy", "Nothing the project's policy forbids", ("WG80",)),
-)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ItemResult:
-    item: Item
+    item: ChecklistItem
     status: Status
     detail: str
     findings: tuple[Finding, ...] = ()
@@ -79,8 +54,8 @@ class WheelChecklist:
         return all(i.status in ("pass", "warn") for i in self.items)
 
 
-def _judge(item: Item, findings: Sequence[Finding]) -> ItemResult:
-    mine = tuple(f for f in findings if f.check.startswith(item.codes) and f.waived is None)
+def _judge(item: ChecklistItem, findings: Sequence[Finding]) -> ItemResult:
+    mine = tuple(f for f in findings if RULES[f.check].item == item.id and f.waived is None)
     errors = [f for f in mine if f.severity >= Severity.ERROR]
     warnings = [f for f in mine if f.severity == Severity.WARNING]
     if errors:
@@ -96,8 +71,8 @@ def _judge(item: Item, findings: Sequence[Finding]) -> ItemResult:
 
 def _smoke_item(sha256: str, filename: str, smokes: Sequence[Mapping[str, Any]]
                 ) -> tuple[ItemResult, Mapping[str, Any] | None]:
-    item = Item("smoke", "Installs offline in fresh environments, maps one copy of each "
-                "runtime, and its GEMM passes on the GPU", ())
+    item = ChecklistItem("smoke", "Installs offline in fresh environments, maps one copy of "
+                         "each runtime, and its GEMM passes on the GPU")
     same_name = [s for s in smokes if s.get("wheel", {}).get("filename") == filename]
     mine = [s for s in same_name if s.get("wheel", {}).get("sha256") == sha256]
     if not mine:
