@@ -132,3 +132,17 @@ def test_long_modules_say_why(name: str) -> None:
     assert "Why this module is long:" in doc, (
         f"{path.relative_to(PACKAGE.parent)} has {text.count(chr(10))} lines; split it or say "
         "'Why this module is long: ...' in its docstring")
+
+
+def test_architecture_page_matches_the_tree() -> None:
+    """docs/architecture.md names every package and module that exists, and nothing else."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    packages = sorted(p.name for p in PACKAGE.iterdir()
+                      if p.is_dir() and (p / "__init__.py").is_file())
+    for pkg in packages:
+        assert f"`{pkg}/`" in text, f"docs/architecture.md does not describe {pkg}/"
+    import re
+
+    for ref in re.findall(r"`((?:[a-z_]+/)?[a-z_]+\.py)`", text):
+        candidates = [PACKAGE / ref, *PACKAGE.glob(f"*/{ref}")]
+        assert any(c.is_file() for c in candidates), f"docs/architecture.md names {ref}"
