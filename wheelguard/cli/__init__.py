@@ -1,6 +1,6 @@
 """The command line: one parser, one module per command, one error boundary.
 
-Each ``cli_<command>`` module exposes ``configure_parser(subparsers)`` and
+Each ``wheelguard.cli.<command>`` module exposes ``configure_parser(subparsers)`` and
 ``execute(args, parser) -> int``; heavy imports happen inside ``execute`` so ``--help`` stays
 fast. Only :func:`main` turns :class:`~wheelguard.errors.WheelguardError` into a one-line
 message and an exit code; nothing below it prints errors or exits.
