@@ -174,7 +174,10 @@ def _read_around(
     """The declared range and the newest release, then outwards from the range, a batch at a
     time, while the outermost version read on that side does not fail."""
     admitted = [v for v in available if spec is not None and spec.contains(v, True)]
-    core = admitted or [available[-1]]
+    # Everything between the range's ends, the versions a `!=` leaves out included: a hole
+    # the range skips may be the very reason for it, and the verdict should show it.
+    core = available[available.index(admitted[0]):available.index(admitted[-1]) + 1] \
+        if admitted else [available[-1]]
     reader.read([*core, available[-1]])
     low, high = available.index(core[0]), available.index(core[-1])
     last = len(available) - 1  # the newest: read already

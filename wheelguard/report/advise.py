@@ -193,6 +193,13 @@ def _summary(p: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _status(p: Mapping[str, Any], *, code: bool = False) -> str:
+    if p["declared"] is None:
+        return "not declared"
+    text = f"`{p['declared']}`" if code else p["declared"]
+    return f"{p['status']}: {text}"
+
+
 def _versions(vs: Sequence[str]) -> str:
     return ", ".join(vs) if len(vs) <= 8 else f"{', '.join(vs[:3])}, ... {', '.join(vs[-3:])}"
 
@@ -212,8 +219,7 @@ def _header(doc: Mapping[str, Any]) -> list[str]:
 def render_advice_text(doc: Mapping[str, Any]) -> str:
     lines = _header(doc)
     for p in doc["providers"]:
-        lines += ["", f"{p['name']}  ({p['status']}: {p['declared'] or 'not declared'}; "
-                      f"{', '.join(p['reasons']) or 'asked for'})"]
+        lines += ["", f"{p['name']}  ({_status(p)}; {', '.join(p['reasons']) or 'asked for'})"]
         if p["problem"] is not None:
             lines.append(f"  not advised: {p['problem']}")
             continue
@@ -250,8 +256,7 @@ def render_advice_markdown(doc: Mapping[str, Any]) -> str:
     head = _header(doc)
     lines = [f"### {_md(head[0])}", "", _md(head[1])]
     for p in doc["providers"]:
-        declared = f"`{p['declared']}`" if p["declared"] else "not declared"
-        lines += ["", f"#### {p['name']} ({p['status']}: {declared})", "",
+        lines += ["", f"#### {p['name']} ({_status(p, code=True)})", "",
                   f"Why read: {_md(', '.join(p['reasons']) or 'asked for')}."]
         if p["problem"] is not None:
             lines += ["", f"Not advised: {_md(p['problem'])}"]
