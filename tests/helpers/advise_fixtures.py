@@ -9,6 +9,8 @@ known before the tool runs.
 * ``gapkit`` 1.0 .. 1.3: ``libgap.so.1`` without symbol versions; 1.1 dropped ``gap_b`` and
   1.2 brought it back. ``gapuser`` imports ``gap_a`` and ``gap_b``: the working set {1.0, 1.2,
   1.3} is not contiguous, and the safe contiguous part is ``>=1.2``.
+* ``kituser_narrow`` and ``kituser_hole`` are ``kituser`` declaring ``>=1.3,<1.4`` and
+  ``>=1.2,!=1.3,<1.5``: a range narrower than it could be, and one with a needless hole.
 * ``dupuser`` ships its own ``libkit.so.1`` while requiring ``libkit``: every version brings
   a second copy.
 """
@@ -125,6 +127,10 @@ def build_advise_world(compiler: Compiler, dest: Path) -> AdviseWorld:
                                                 kituser.read_bytes()},
                                       name="kituser_narrow", requires_dist=("libkit>=1.3,<1.4",),
                                       tag=DEFAULT_TAG),
+        "kituser_hole": build_wheel(out, {**_init("kituser_hole"),
+                                          "kituser_hole/lib/libkituser.so": kituser.read_bytes()},
+                                    name="kituser_hole",
+                                    requires_dist=("libkit>=1.2,!=1.3,<1.5",), tag=DEFAULT_TAG),
         "gapuser": build_wheel(out, {**_init("gapuser"),
                                      "gapuser/lib/libgapuser.so": gapuser.read_bytes()},
                                name="gapuser", requires_dist=("gapkit>=1.0",), tag=DEFAULT_TAG),

@@ -13,9 +13,10 @@ from helpers.cli import run_inprocess
 from helpers.clibs import Compiler
 from packaging.version import Version
 
+from wheelguard.linkage import library_member
 from wheelguard.linkage.advise import Advice, advise
 from wheelguard.linkage.fetch import ProviderLookup
-from wheelguard.linkage.matrix import ProviderAdvice, library_member
+from wheelguard.linkage.matrix import ProviderAdvice
 from wheelguard.model import ArchivePath
 from wheelguard.reading.scan import scan_wheel
 from wheelguard.report.advise import (
@@ -120,6 +121,16 @@ def test_default_reads_the_range_then_outwards_to_the_nearest_failure(world: Adv
     assert narrow.excluded_working == (Version("1.2"), Version("1.4"))
     assert not narrow.admitted_failing
     assert narrow.available[0] == Version("1.0")
+
+
+def test_a_hole_in_the_declared_range_is_read_and_judged(world: AdviseWorld) -> None:
+    hole = _one(_advise(world, "kituser_hole"))
+    cells = {str(c.version): c for c in hole.cells}
+    assert (cells["1.3"].status, cells["1.3"].declared) == ("works", False)
+    assert hole.excluded_working == (Version("1.3"),)
+    assert hole.proposed_requirement == "libkit>=1.2,<1.5"
+    item = checklist_item(_advise(world, "kituser_hole"))
+    assert (item["status"], item["detail"]) == ("warn", "libkit: could be libkit>=1.2,<1.5")
 
 
 def test_a_bundled_copy_fails_every_version_that_ships_it(world: AdviseWorld) -> None:

@@ -41,7 +41,8 @@ def configure_parser(sub: Any) -> None:
                    help="read every release, not just those in and around the declared range")
     p.add_argument("--jobs", type=int, default=4, metavar="N",
                    help="provider wheels fetched and read at once (default 4)")
-    add_provider_options(p)
+    add_provider_options(p, "Where provider wheels come from (one of --wheelhouse and "
+                            "--download is required) and which are left out.")
     p.set_defaults(func=execute)
 
 

@@ -24,9 +24,10 @@ from packaging.version import Version
 from wheelguard.errors import WheelguardError
 from wheelguard.knowledge.providers import declared as declared_requirements
 from wheelguard.knowledge.specifiers import propose_range
+from wheelguard.linkage import library_member
 from wheelguard.linkage.emulate import LAYOUTS, Dependency, InstallLayout, Sample, Survey, survey
 from wheelguard.linkage.fetch import ProviderLookup, ProviderTooLarge, ProviderUnavailable
-from wheelguard.linkage.matrix import ProviderAdvice, judge, library_member, needing
+from wheelguard.linkage.matrix import ProviderAdvice, judge, needing
 from wheelguard.model import ArchivePath, SoName, Wheel
 from wheelguard.util.demangle import Demangler
 

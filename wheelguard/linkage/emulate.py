@@ -32,6 +32,7 @@ from packaging.version import Version
 from wheelguard.errors import InvalidWheel
 from wheelguard.knowledge.manylinux import PlatformPolicy, platform_policy
 from wheelguard.knowledge.providers import KnownProvider, declared, known_providers
+from wheelguard.linkage import library_member
 from wheelguard.linkage.fetch import ProviderLookup, ProviderUnavailable, Target, target_for
 from wheelguard.loader.layout import Layout, classify_entry
 from wheelguard.loader.paths import install_path
@@ -203,9 +204,8 @@ def delivered(wheel: Wheel, needed: str) -> Binary | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Survey:
-    """What the wheel needs from outside and which distributions may provide it, before any
-    provider version is read: the common start of the linkage analysis and of
-    ``wheelguard advise`` (which reads every version instead of three)."""
+    """What the wheel needs from outside and who may provide it, before any provider version
+    is read: where the linkage analysis and ``wheelguard advise`` both start."""
 
     wheel: Wheel
     target: Target
@@ -213,8 +213,7 @@ class Survey:
     providers: tuple[KnownProvider, ...]
     binaries: tuple[Binary, ...]
     external: Mapping[ArchivePath, tuple[SoName, ...]]
-    dependencies: tuple[Dependency, ...]
-    """Not sampled yet: no versions listed, no wheel read."""
+    dependencies: tuple[Dependency, ...]  # not sampled yet: no version listed or read
 
 
 def survey(
@@ -230,8 +229,8 @@ def survey(
     """The wheel's external needs and the distributions worth reading for them.
 
     ``undeclared_by_name``: an undeclared distribution counts when it provides an external
-    library, even if no search-path entry reaches its directory (a preload would find it);
-    the audit asks for both, the advice for the first only.
+    library, even if no search-path entry reaches its directory (a preload would find it): the
+    advice asks only that; the audit asks for both (WG701 is about such an entry).
     """
     target = target_for(wheel, python)
     policy = platform if platform is not None else platform_policy(wheel.platforms)
@@ -398,7 +397,7 @@ def _sample(dep: Dependency, lookup: ProviderLookup, target: Target) -> Dependen
         wheel: Wheel | None = None
         problem: str | None = None
         try:
-            wheel = scan_wheel(lookup.obtain(dep.name, version, target))
+            wheel = scan_wheel(lookup.obtain(dep.name, version, target), only=library_member)
         except (ProviderUnavailable, InvalidWheel) as e:
             problem = str(e)
         samples.append(Sample(version=version, roles=frozenset(roles[version]),

@@ -12,7 +12,6 @@ a proposed range.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -45,7 +44,6 @@ __all__ = [
     "Status",
     "Symbol",
     "judge",
-    "library_member",
     "needing",
 ]
 
@@ -55,14 +53,6 @@ Reach = Literal["search-path", "preload", "not-found"]
 
 SHOWN_SYMBOLS = 5
 """Missing symbols named per failing library; the count says how many there are."""
-
-
-def library_member(path: ArchivePath) -> bool:
-    """The members of a provider wheel worth inflating: ELF shared objects by name
-    (``libz3.so``, ``libz3.so.4.15``, ``core.abi3.so``). Headers, sources, Python files and
-    executables are listed from the central directory only."""
-    base = posixpath.basename(path)
-    return base.endswith(".so") or ".so." in base
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
