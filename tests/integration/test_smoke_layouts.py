@@ -24,7 +24,9 @@ from helpers.cli import run_wheelguard
 from helpers.clibs import Compiler, LibSpec
 from helpers.wheels import build_wheel
 
-from wheelguard.smoke.run import SmokeOptions, SmokeResult, run_smoke
+from wheelguard.smoke.options import SmokeOptions
+from wheelguard.smoke.result import SmokeResult
+from wheelguard.smoke.run import run_smoke
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "wheelguard" / "schemas" / "smoke-v1.json").read_text()

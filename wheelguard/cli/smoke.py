@@ -9,15 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wheelguard.cli.common import add_policy_option
 from wheelguard.errors import UsageError
 
-if TYPE_CHECKING:
-    from wheelguard.smoke.run import SmokeResult
-
-__all__ = ["configure_parser", "execute", "render_text"]
+__all__ = ["configure_parser", "execute"]
 
 _LAYOUT_CHOICES = ("venv", "system-site-packages", "target")
 _GEMM_CHOICES = ("tilelang", "sample", "none")
@@ -85,7 +82,9 @@ def configure_parser(sub: Any) -> None:
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.policy.load import load_policy_set
     from wheelguard.policy.schema import SmokeSettings
-    from wheelguard.smoke.run import LAYOUTS, SmokeOptions, run_smoke
+    from wheelguard.report.smoke_text import render_smoke_text
+    from wheelguard.smoke.options import LAYOUTS, SmokeOptions
+    from wheelguard.smoke.run import run_smoke
     from wheelguard.util.fs import atomic_write_text
 
     del parser
@@ -125,45 +124,6 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         import json
 
         atomic_write_text(Path(args.json), json.dumps(result.to_json(), indent=2) + "\n")
-    sys.stdout.write(render_text(result))
+    sys.stdout.write(render_smoke_text(result))
     return 0 if result.status == "passed" else 1
 
-
-def _case_line(driver: str, case: Any) -> str:
-    head = (f"      {driver} {case.get('label')} {case.get('target')} "
-            f"{case.get('m')}x{case.get('n')}x{case.get('k')}: {case.get('status')}")
-    parts: list[str] = []
-    if isinstance(case.get("rel_error"), float):
-        parts.append(f"rel err {case['rel_error']:.2e}")
-    if isinstance(case.get("tflops"), float):
-        parts.append(f"{case['tflops']:.4g} TFLOP/s")
-    ref = case.get("reference") or {}
-    if isinstance(ref.get("tflops"), float):
-        parts.append(f"{ref.get('name')} {ref['tflops']:.4g} TFLOP/s")
-    if isinstance(case.get("ratio"), float):
-        parts.append(f"ratio {case['ratio']:.2f}")
-    if isinstance(case.get("compile_s"), float):
-        parts.append(f"compile {case['compile_s']:.1f} s")
-    if case.get("reason"):
-        parts.append(f"({case['reason']})")
-    return head + ("  " + ", ".join(parts) if parts else "")
-
-
-def render_text(result: SmokeResult) -> str:
-    """A few lines per layout for a CI log; the JSON holds everything."""
-    w = result.wheel
-    lines = [f"{w['filename']}: {result.status.upper()} (GPU: {result.gpu_status})"]
-    for lay in result.layouts:
-        lines.append(f"  {lay.layout}: {lay.status}")
-        for check in lay.checks:
-            mark = {"passed": "ok", "failed": "FAIL", "skipped": "skip"}[check.status]
-            lines.append(f"    [{mark:>4}] {check.id}: {check.message}")
-        for driver in lay.gemm:
-            lines += [_case_line(str(driver.get("name")), case)
-                      for case in driver.get("cases", ())]
-        lines += [f"    warning: {text}" for text in lay.warnings]
-    lines += [f"  warning: {text}" for text in result.warnings]
-    if result.failures:
-        lines.append("  failed because:")
-        lines += [f"    - {text}" for text in result.failures]
-    return "\n".join(lines) + "\n"
