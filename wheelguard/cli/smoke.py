@@ -1,7 +1,9 @@
-"""``wheelguard smoke WHEEL --wheelhouse DIR``: install into fresh environments, import, map.
+"""``wheelguard smoke WHEEL --wheelhouse DIR [--baseline OLD]``: install into fresh
+environments, import, map; with a baseline, compare the GEMM workloads round by round.
 
-Exit codes: 0 every layout passed, 1 a check failed (the JSON says which), 4 the run could
-not be set up at all (no interpreter, no pip, no wheelhouse), 2 usage errors.
+Exit codes: 0 every layout passed (and the baseline gate, when asked for), 1 a check failed or
+the gate found a regression or could not tell (the JSON says which), 4 the run could not be set
+up at all (no interpreter, no pip, no wheelhouse), 2 usage errors.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ def configure_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "smoke",
         help="install a wheel offline into fresh environments, import it, check what is "
-        "mapped, run GEMM drivers",
+        "mapped, run GEMM drivers, compare with a baseline release",
         description="Install WHEEL from local wheelhouses into a fresh environment per layout, "
         "import it, list every native library the process maps (failing on a SONAME mapped "
         "twice or a provider's runtime mapped from elsewhere), and optionally run a GEMM "
-        "driver. Exit 0 when every check passed, 1 when one failed, 4 when no environment "
+        "driver; with --baseline, compare its workloads with the last release's on this "
+        "machine. Exit 0 when every check passed, 1 when one failed, 4 when no environment "
         "could be set up.",
     )
     p.add_argument("wheel", metavar="WHEEL", help="the wheel under test")
@@ -73,7 +76,17 @@ def configure_parser(sub: Any) -> None:
                    "directory, removed afterwards)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS",
                    help="limit for the probe of one layout (default 1800)")
-    p.add_argument("--json", metavar="OUT", help="write the result (schemas/smoke-v1.json) here")
+    p.add_argument("--baseline", metavar="WHEEL|DIR",
+                   help="the last release: installed beside WHEEL in a fresh environment of its "
+                   "own, the GEMM workloads of both run interleaved in separate processes, and "
+                   "a slowdown beyond --threshold that the spread between rounds cannot explain "
+                   "fails the run (a directory: its newest wheel of WHEEL's name)")
+    p.add_argument("--rounds", type=int, default=5, metavar="N",
+                   help="rounds of the baseline comparison, one process per wheel each "
+                   "(default 5, the fewest that give a 90%% interval)")
+    p.add_argument("--threshold", type=float, default=3.0, metavar="PCT",
+                   help="slowdown in percent beyond which a regression fails (default 3)")
+    p.add_argument("--json", metavar="OUT", help="write the result (schemas/smoke-v2.json) here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_policy_option(p)
     p.set_defaults(func=execute)
@@ -98,6 +111,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     wheel = Path(args.wheel)
     if not wheel.is_file():
         raise UsageError(f"no wheel at {wheel}")
+    baseline = Path(args.baseline) if args.baseline else None
+    if baseline is not None and not baseline.exists():
+        raise UsageError(f"--baseline {baseline}: no such wheel or directory")
     options = SmokeOptions(
         wheel=wheel,
         wheelhouses=tuple(Path(w) for w in args.wheelhouse),
@@ -113,6 +129,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         warmup=args.warmup,
         workdir=Path(args.workdir) if args.workdir else None,
         timeout_s=args.timeout,
+        baseline=baseline,
+        rounds=args.rounds,
+        threshold=args.threshold / 100.0,
     )
 
     def log(message: str) -> None:

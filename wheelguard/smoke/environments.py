@@ -25,7 +25,6 @@ installed packages and would otherwise demand torch from the wheelhouse.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -34,6 +33,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -59,29 +59,76 @@ class Host:
     """The interpreter whose pip installs into the environments (``pip --python``)."""
     own: tuple[str, ...]
     """The interpreter's own files: stdlib directories, executable, libpython."""
+    markers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """The PEP 508 marker environment of the interpreter."""
+    tags: frozenset[str] | None = None
+    """The wheel tags it supports, most specific first; None when it cannot tell (neither
+    ``packaging`` nor pip importable there)."""
+    installed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Distributions in its site directories (name -> version)."""
 
 
-def probe_host(python: Path, env: Mapping[str, str]) -> Host:
+# Run in the base interpreter with -I: standard library only, plus packaging (its own or pip's
+# vendored copy) for the tags, as pip computes them for an environment built from it.
+_HOST_FACTS = """import json, os, platform, site, sys, sysconfig
+from importlib import metadata
+paths = sysconfig.get_paths()
+lib = os.path.join(sysconfig.get_config_var('LIBDIR') or '',
+                   sysconfig.get_config_var('LDLIBRARY') or '')
+impl = sys.implementation.version
+impl_version = f"{impl.major}.{impl.minor}.{impl.micro}" + (
+    "" if impl.releaselevel == "final" else impl.releaselevel[0] + str(impl.serial))
+markers = {
+    "implementation_name": sys.implementation.name,
+    "implementation_version": impl_version,
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+tags = None
+for name in ("packaging.tags", "pip._vendor.packaging.tags"):
+    try:
+        tags = [str(t) for t in __import__(name, fromlist=["sys_tags"]).sys_tags()]
+        break
+    except Exception:
+        pass
+sites = [p for p in site.getsitepackages() if p]
+installed = {}
+for dist in metadata.distributions(path=sites):
+    name = dist.metadata["Name"]
+    if name:
+        installed.setdefault(name, dist.version)
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    json.dump({"version": platform.python_version(), "site": sites,
+               "own": [paths["stdlib"], paths["platstdlib"], sys.executable, lib],
+               "markers": markers, "tags": tags, "installed": installed}, out)
+"""
+
+
+def probe_host(python: Path, env: Mapping[str, str], workdir: Path) -> Host:
     """Facts about the base interpreter, read with ``-I`` so that neither PYTHONPATH nor the
     user site of this process leaks into what the environments will see."""
-    code = (
-        "import json, os, platform, site, sys, sysconfig\n"
-        "paths = sysconfig.get_paths()\n"
-        "lib = os.path.join(sysconfig.get_config_var('LIBDIR') or '',\n"
-        "                   sysconfig.get_config_var('LDLIBRARY') or '')\n"
-        "print(json.dumps({'version': platform.python_version(),\n"
-        "  'site': [p for p in site.getsitepackages() if p],\n"
-        "  'own': [paths['stdlib'], paths['platstdlib'], sys.executable, lib]}))"
-    )
-    step = run_step("host", [str(python), "-I", "-c", code], env=env, timeout=120)
-    if step.status != "ok":
+    facts = workdir / "host.json"
+    step = run_step("host", [str(python), "-I", "-c", _HOST_FACTS, str(facts)], env=env,
+                    timeout=120)
+    info = read_json(facts)
+    if step.status != "ok" or "version" not in info:
         raise SmokeError(f"cannot run the base interpreter {python}: {step.output.strip()}")
-    info = json.loads(step.output.strip().splitlines()[-1])
     pip_python, pip = _find_pip((python, Path(sys.executable)), env)
     site_dirs = tuple(os.path.realpath(p) for p in info["site"] if Path(p).is_dir())
     own = tuple(os.path.realpath(p) for p in info["own"] if p and Path(p).exists())
+    tags = info.get("tags")
     return Host(python=python, version=str(info["version"]), site_dirs=site_dirs,
-                pip=pip, pip_python=pip_python, own=own)
+                pip=pip, pip_python=pip_python, own=own,
+                markers=MappingProxyType(dict(info.get("markers") or {})),
+                tags=frozenset(tags) if isinstance(tags, list) else None,
+                installed=MappingProxyType(dict(info.get("installed") or {})))
 
 
 def _find_pip(candidates: Sequence[Path], env: Mapping[str, str]) -> tuple[Path, str]:
@@ -218,17 +265,20 @@ class Environments:
         self.resolution = resolution
         return resolution
 
-    def install(self, layout: Layout, wheel: Path, name: NormalizedName) -> Installed:
-        """Create the environment of ``layout`` and install ``wheel`` into it."""
-        self.log(f"{layout}: creating the environment")
-        env, create = self.create(layout)
+    def install(self, layout: Layout, wheel: Path, name: NormalizedName, *,
+                where: str | None = None) -> Installed:
+        """Create the environment of ``layout`` under ``workdir/<where>`` (default: the
+        layout's name) and install ``wheel`` into it."""
+        where = where or layout
+        self.log(f"{where}: creating the environment")
+        env, create = self.create(where)
         done = Installed(env=env, steps=[create])
         if env is None:
             return done
         done.paths.update(prefix=str(env.prefix), site_packages=str(env.site))
         if layout == "venv":
             self._layer(env, self._host_layer())
-            self.log(f"{layout}: pip install")
+            self.log(f"{where}: pip install")
             done.steps.append(self._run_pip("install", env, str(wheel)))
             return done
         resolution = self.resolve(wheel, name)
@@ -237,21 +287,21 @@ class Environments:
             return done
         deps = [str(f) for _n, _v, f in resolution.dependencies]
         if layout == "system-site-packages":
-            env.base = self.workdir / layout / "base"
+            env.base = self.workdir / where / "base"
             env.base.mkdir(parents=True)
             done.paths["base"] = str(env.base)
             if deps:
-                self.log(f"{layout}: pip install --target BASE (dependencies)")
+                self.log(f"{where}: pip install --target BASE (dependencies)")
                 done.steps.append(self._run_pip("install-deps", env, "--no-deps", "--target",
                                                 str(env.base), *deps))
             self._layer(env, [str(env.base), *self._host_layer()])
-            self.log(f"{layout}: pip install --no-deps (the wheel)")
+            self.log(f"{where}: pip install --no-deps (the wheel)")
             done.steps.append(self._run_pip("install", env, "--no-deps", str(wheel)))
         else:
-            env.target = self.workdir / layout / "target"
+            env.target = self.workdir / where / "target"
             done.paths["target"] = str(env.target)
             self._layer(env, self._host_layer())
-            self.log(f"{layout}: pip install --target DIR")
+            self.log(f"{where}: pip install --target DIR")
             done.steps.append(self._run_pip("install", env, "--no-deps", "--target",
                                             str(env.target), str(wheel), *deps))
             done.extra_env["PYTHONPATH"] = str(env.target)

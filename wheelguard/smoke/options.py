@@ -13,6 +13,7 @@ from typing import Literal
 
 from wheelguard.errors import UsageError
 from wheelguard.policy.schema import SMOKE_LAYOUTS, SmokeLayout
+from wheelguard.smoke.gate import MIN_ROUNDS
 from wheelguard.smoke.gemm import DRIVERS, GEMM_CHOICES
 
 __all__ = ["LAYOUTS", "STRICT_PROVIDERS", "GemmLayouts", "Layout", "SmokeOptions"]
@@ -54,6 +55,12 @@ class SmokeOptions:
     strict_providers: frozenset[str] = STRICT_PROVIDERS
     environ: Mapping[str, str] | None = None
     """Base environment for the child processes; default: this process's."""
+    baseline: Path | None = None
+    """The last release: compared with the candidate (``wheel``) round by round when given."""
+    rounds: int = MIN_ROUNDS
+    """Rounds of the baseline comparison, each one process per wheel."""
+    threshold: float = 0.03
+    """Slowdown (a fraction: 0.03 is 3 %) beyond which a regression fails the gate."""
 
     def __post_init__(self) -> None:
         if not self.layouts:
@@ -66,3 +73,8 @@ class SmokeOptions:
                                  f"{', '.join(GEMM_CHOICES)})")
         if self.iterations < 1 or self.warmup < 0:
             raise UsageError("--iterations must be >= 1 and --warmup >= 0")
+        if self.rounds < MIN_ROUNDS:
+            raise UsageError(f"--rounds must be at least {MIN_ROUNDS}: with fewer, no interval "
+                             "of the median ratio reaches 90 % coverage (docs/smoke.md)")
+        if not 0 <= self.threshold < 1:
+            raise UsageError("--threshold must be a percentage from 0 to 100")

@@ -1,4 +1,4 @@
-"""What a smoke run found, as frozen values, and their JSON (``schemas/smoke-v1.json``).
+"""What a smoke run found, as frozen values, and their JSON (``schemas/smoke-v2.json``).
 
 A failed check is a result, not an exception: every value here can describe a run that went
 wrong, down to a setup step that never started. The JSON shape never changes within a schema
@@ -13,8 +13,10 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from wheelguard import __version__
+from wheelguard.smoke.gate import Comparison
 from wheelguard.smoke.gemm import DRIVERS
 from wheelguard.smoke.options import Layout, SmokeOptions
+from wheelguard.smoke.wheelhouse import Missing
 from wheelguard.util.plain import plain
 
 __all__ = [
@@ -27,7 +29,10 @@ __all__ = [
     "Step",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2 added ``comparison`` (the baseline gate), ``missing_dependencies``, the options
+``baseline``, ``rounds`` and ``threshold``, and ``summary.baseline``; version-1 documents keep
+their own schema (``schemas/smoke-v1.json``)."""
 
 Status = Literal["passed", "failed", "skipped"]
 
@@ -141,6 +146,9 @@ class SmokeResult:
     started: str
     duration_s: float
     warnings: tuple[str, ...] = ()
+    missing: tuple[Missing, ...] = ()
+    """Dependencies neither the wheelhouses nor the host provide (nothing was installed)."""
+    comparison: Comparison | None = None
 
     @property
     def gpu_status(self) -> Literal["passed", "failed", "skipped", "not-run"]:
@@ -157,7 +165,15 @@ class SmokeResult:
         out = [f"{lay.layout}: {c.id}: {c.message}" for lay in self.layouts for c in lay.failures]
         if self.options.require_gpu and self.gpu_status != "passed":
             out.append(f"GPU required but the GPU part was {self.gpu_status}")
+        c = self.comparison
+        if c is not None and (c.failing or (self.options.require_gpu and c.status == "skipped")):
+            out.append(f"baseline {c.baseline.get('filename')}: {c.status}: {c.message}")
         return tuple(out)
+
+    @property
+    def baseline_status(self) -> str:
+        """The gate's status, or ``not-run`` without a baseline."""
+        return self.comparison.status if self.comparison is not None else "not-run"
 
     @property
     def status(self) -> Status:
@@ -183,14 +199,20 @@ class SmokeResult:
                 "imports": list(o.imports),
                 "require_gpu": o.require_gpu,
                 "strict_providers": sorted(o.strict_providers),
+                "baseline": str(o.baseline) if o.baseline is not None else None,
+                "rounds": o.rounds,
+                "threshold": o.threshold,
             },
             "host": plain(self.host),
             "resolution": plain(self.resolution) if self.resolution is not None else None,
+            "missing_dependencies": [m.to_json() for m in self.missing],
             "layouts": [lay.to_json() for lay in self.layouts],
+            "comparison": self.comparison.to_json() if self.comparison is not None else None,
             "warnings": list(self.warnings),
             "summary": {
                 "status": self.status,
                 "gpu": self.gpu_status,
+                "baseline": self.baseline_status,
                 "layouts": {lay.layout: lay.status for lay in self.layouts},
                 "failures": list(self.failures),
             },

@@ -24,7 +24,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,8 +35,10 @@ from wheelguard.errors import SmokeError, UsageError
 from wheelguard.knowledge.providers import known_providers
 from wheelguard.model import Wheel
 from wheelguard.reading.scan import scan_wheel
+from wheelguard.smoke.compare import compare
 from wheelguard.smoke.environments import Environments, Host, Installed, probe_host
-from wheelguard.smoke.gemm import DRIVERS
+from wheelguard.smoke.gate import Comparison
+from wheelguard.smoke.gemm import Mode, driver_request
 from wheelguard.smoke.judge import (
     import_names,
     judge_layout,
@@ -51,7 +53,8 @@ from wheelguard.smoke.process import (
     copy_probe,
     run_probe,
 )
-from wheelguard.smoke.result import LayoutResult, SmokeResult
+from wheelguard.smoke.result import Check, LayoutResult, SmokeResult
+from wheelguard.smoke.wheelhouse import Missing, missing_dependencies, pick_baseline
 from wheelguard.util.fs import file_sha256
 
 __all__ = ["run_smoke"]
@@ -75,14 +78,21 @@ class _Runner:
         self.probe_dir = copy_probe(workdir)
         self.providers = known_providers()
 
-    def run_layout(self, layout: Layout, *, gemm_mode: str | None) -> LayoutResult:
+    def missing(self, wheel: Path, label: str) -> tuple[Missing, ...]:
+        """Every dependency of ``wheel`` the wheelhouses and the visible host packages lack."""
+        host = self.environments.host
+        return missing_dependencies(
+            [(wheel, label)], self.o.wheelhouses, markers=host.markers, tags=host.tags,
+            installed=host.installed if self.o.host_packages else None)
+
+    def run_layout(self, layout: Layout, *, gemm_mode: Mode | None) -> LayoutResult:
         installed = self.environments.install(layout, self.o.wheel, self.wheel.name)
         if not installed.ok:
             return setup_failed(layout, installed.steps, installed.paths)
         return self._probe(layout, installed, gemm_mode=gemm_mode)
 
     def _probe(self, layout: Layout, installed: Installed, *,
-               gemm_mode: str | None) -> LayoutResult:
+               gemm_mode: Mode | None) -> LayoutResult:
         env = installed.env
         assert env is not None  # installed.ok
         run_dir = self.workdir / layout / "run"
@@ -103,8 +113,9 @@ class _Runner:
         request = {
             "imports": list(self.o.imports or import_names(self.wheel)),
             "driver_dir": str(self.probe_dir / DRIVER_PACKAGE),
-            "drivers": [self._driver_request(name, gemm_mode) for name in self.o.gemm]
-            if gemm_mode else [],
+            "drivers": [driver_request(name, gemm_mode, iterations=self.o.iterations,
+                                       warmup=self.o.warmup, sizes=self.o.gemm_sizes)
+                        for name in self.o.gemm] if gemm_mode else [],
         }
         self.log(f"{layout}: probing (imports{', GEMM ' + gemm_mode if gemm_mode else ''})")
         ran = run_probe(env.python, self.probe_dir, run_dir, request,
@@ -123,21 +134,6 @@ class _Runner:
             providers=self.providers, strict_providers=self.o.strict_providers,
         )
 
-    def _driver_request(self, name: str, mode: str) -> dict[str, Any]:
-        driver = DRIVERS[name]
-        options: dict[str, Any] = {"mode": mode, "iterations": self.o.iterations,
-                                   "warmup": self.o.warmup}
-        if self.o.gemm_sizes:
-            options["sizes"] = list(self.o.gemm_sizes)
-        if mode == "check":
-            options["iterations"] = min(self.o.iterations, 10)
-            options["warmup"] = min(self.o.warmup, 2)
-            if self.o.gemm_sizes:
-                options["sizes"] = list(self.o.gemm_sizes[:1])
-            elif name == "tilelang":
-                options["sizes"] = [4096]
-        return {"name": name, "module": driver.module, "options": options}
-
 
 @contextlib.contextmanager
 def _workdir(given: Path | None) -> Iterator[Path]:
@@ -155,8 +151,9 @@ def _workdir(given: Path | None) -> Iterator[Path]:
 
 
 def run_smoke(options: SmokeOptions, *, log: Callable[[str], None] | None = None) -> SmokeResult:
-    """Run every requested layout and return the result (a failed check is a result, not an
-    exception). Raises :class:`SmokeError` only when no environment can be built at all."""
+    """Run every requested layout, then the baseline comparison when a baseline is given, and
+    return the result (a failed check is a result, not an exception). Raises
+    :class:`SmokeError` only when no environment can be built at all."""
     say = log or (lambda _msg: None)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     started = time.monotonic()
@@ -164,27 +161,45 @@ def run_smoke(options: SmokeOptions, *, log: Callable[[str], None] | None = None
         if not wh.is_dir():
             raise SmokeError(f"wheelhouse {wh} is not a directory")
     wheel = scan_wheel(options.wheel)
+    baseline_path = options.baseline
+    if baseline_path is not None and baseline_path.is_dir():
+        baseline_path = pick_baseline(baseline_path, wheel.name)
+    baseline = scan_wheel(baseline_path) if baseline_path is not None else None
     environ = dict(options.environ if options.environ is not None else os.environ)
     python = options.python or Path(sys.executable)
     host_env, _ = child_environment(environ)
-    host = probe_host(python, host_env)
     options = replace(options, wheel=options.wheel.resolve(),
-                      wheelhouses=tuple(w.resolve() for w in options.wheelhouses))
+                      wheelhouses=tuple(w.resolve() for w in options.wheelhouses),
+                      baseline=baseline_path.resolve() if baseline_path is not None else None)
     warnings = [f"{name} is set ({environ[name]}): libraries may resolve through it, not "
                 "through their RUNPATH" for name in _LOADER_VARIABLES if environ.get(name)]
     results: list[LayoutResult] = []
+    comparison: Comparison | None = None
     with _workdir(options.workdir) as workdir:
+        host = probe_host(python, host_env, workdir)
         runner = _Runner(options, wheel, host, workdir=workdir, environ=environ, log=say)
-        for i, layout in enumerate(options.layouts):
-            mode: str | None = None
-            if options.gemm:
-                if i == 0:
-                    mode = "benchmark"
-                elif options.gemm_layouts == "all":
-                    mode = "check"
-            result = runner.run_layout(layout, gemm_mode=mode)
-            say(f"{layout}: {result.status}")
-            results.append(result)
+        missing = runner.missing(options.wheel, f"{wheel.name} {wheel.version}")
+        if missing:
+            say(f"the wheelhouses lack {len(missing)} dependencies: nothing is installed")
+            results = [_missing_result(layout, missing) for layout in options.layouts]
+        else:
+            for i, layout in enumerate(options.layouts):
+                mode: Mode | None = None
+                if options.gemm:
+                    if i == 0:
+                        mode = "benchmark"
+                    elif options.gemm_layouts == "all":
+                        mode = "check"
+                result = runner.run_layout(layout, gemm_mode=mode)
+                say(f"{layout}: {result.status}")
+                results.append(result)
+        if baseline is not None and options.baseline is not None:
+            label = f"{baseline.name} {baseline.version} (baseline)"
+            baseline_missing = runner.missing(options.baseline, label)
+            missing += baseline_missing
+            comparison = _compare(runner, options, wheel, baseline,
+                                  missing=missing, baseline_missing=baseline_missing, log=say)
+            say(f"baseline comparison: {comparison.status}: {comparison.message}")
         resolution = runner.environments.resolution
         dropped = runner.dropped
     return SmokeResult(
@@ -203,4 +218,36 @@ def run_smoke(options: SmokeOptions, *, log: Callable[[str], None] | None = None
         started=started_at,
         duration_s=time.monotonic() - started,
         warnings=tuple(warnings),
+        missing=missing,
+        comparison=comparison,
     )
+
+
+def _missing_result(layout: Layout, missing: Sequence[Missing]) -> LayoutResult:
+    """A layout that was not built because the wheelhouses lack dependencies (all listed)."""
+    check = Check(id="install", status="failed", message=(
+        f"the wheelhouses lack {len(missing)} dependencies: "
+        + "; ".join(m.describe() for m in missing)))
+    skipped = tuple(Check(id=c, status="skipped", message="not run: setup failed")
+                    for c in ("import", "duplicate-soname", "provider-runtime"))
+    return LayoutResult(layout=layout, steps=(), checks=(check, *skipped))
+
+
+def _compare(runner: _Runner, options: SmokeOptions, wheel: Wheel, baseline: Wheel, *,
+             missing: Sequence[Missing], baseline_missing: Sequence[Missing],
+             log: Callable[[str], None]) -> Comparison:
+    if missing:
+        assert options.baseline is not None
+        whose = "baseline" if len(baseline_missing) == len(missing) else "candidate"
+        identity = {"path": str(options.baseline), "filename": baseline.filename,
+                    "name": str(baseline.name), "version": str(baseline.version),
+                    "sha256": file_sha256(options.baseline)}
+        return Comparison(
+            baseline=MappingProxyType(identity), rounds=options.rounds,
+            threshold=options.threshold,
+            status="inconclusive" if whose == "baseline" else "failed",
+            message=f"not run: the wheelhouses lack dependencies of the {whose} "
+            f"({'; '.join(m.describe() for m in missing)})")
+    return compare(options, candidate=wheel, baseline=baseline,
+                   environments=runner.environments, probe_dir=runner.probe_dir,
+                   env=runner.env, log=log)
