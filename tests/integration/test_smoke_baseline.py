@@ -82,6 +82,9 @@ def test_slower_candidate_fails_the_gate(wheels: dict[str, Path], tmp_path: Path
     assert len(cpu["ratios"]) == 5
     assert cpu["interval"][0] > 1.03
     assert workloads["sample cuda 4096x4096x4096"]["status"] == "skipped"
+    jit = workloads["sample cpu-jit 384x320x256"]["samples"]  # skipped, but labelled by the host
+    assert [(s["round"], s["cache"]) for s in jit if s["side"] == "candidate"] == [
+        (0, "cold"), (1, "warm"), (2, "warm"), (3, "warm"), (4, "warm")]
     assert [(r["round"], r["side"]) for r in comparison["runs"]][:3] == [
         (0, "baseline"), (0, "candidate"), (1, "candidate")]
     envs = comparison["environments"]

@@ -107,7 +107,8 @@ def render_smoke_markdown(docs: Sequence[Mapping[str, Any]]) -> str:
         summary = doc.get("summary", {})
         out.append(f"### `{wheel.get('filename')}` ({Path(str(wheel.get('path'))).parent.name})")
         out.append("")
-        out.append(f"Result: **{summary.get('status')}** (GPU: {summary.get('gpu')}); "
+        gate = f", baseline: {summary.get('baseline')}" if doc.get("comparison") else ""
+        out.append(f"Result: **{summary.get('status')}** (GPU: {summary.get('gpu')}{gate}); "
                    f"sha256 `{str(wheel.get('sha256', ''))[:16]}…`.")
         out.append("")
         out.append("| layout | status | checks |")
@@ -119,7 +120,7 @@ def render_smoke_markdown(docs: Sequence[Mapping[str, Any]]) -> str:
         rows = _gemm_rows(doc)
         if rows:
             out.append("| layout | GEMM | MxNxK | status | compile s | rel. error | TFLOP/s "
-                       "| cuBLAS TFLOP/s | ratio |")
+                       "| torch TFLOP/s | ratio |")
             out.append("|---|---|---|---|---|---|---|---|---|")
             out.extend(rows)
             out.append("")

@@ -128,14 +128,16 @@ class ProbeRounds:
     def __call__(self, round_index: int, side: Side) -> RoundRun:
         installed = self.installed[side]
         assert installed.env is not None
-        cache = self._dir(side) / "cache"  # one per side, kept across its rounds
+        cache = self._dir(side) / "cache"  # one per side, kept across its rounds: each side's
+        # first process (round 0 in either order) compiles, the later ones load
         for sub in ("tilelang", "tinykern", "xdg"):
             (cache / sub).mkdir(parents=True, exist_ok=True)
         request = {
             "imports": list(self.o.imports or import_names(self.wheels[side])),
             "driver_dir": str(self.probe_dir / DRIVER_PACKAGE),
             "drivers": [driver_request(name, "gate", iterations=self.o.iterations,
-                                       warmup=self.o.warmup, sizes=self.o.gemm_sizes)
+                                       warmup=self.o.warmup, sizes=self.o.gemm_sizes,
+                                       cache="cold" if round_index == 0 else "warm")
                         for name in self.o.gemm],
         }
         self.log(f"gate round {round_index + 1}/{self.o.rounds}: {side}")

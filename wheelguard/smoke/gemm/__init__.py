@@ -66,12 +66,15 @@ Mode = Literal["benchmark", "check", "gate"]
 
 
 def driver_request(name: str, mode: Mode, *, iterations: int, warmup: int,
-                   sizes: Sequence[int] = ()) -> dict[str, Any]:
+                   sizes: Sequence[int] = (), cache: Literal["cold", "warm"] = "cold"
+                   ) -> dict[str, Any]:
     """What the probe is asked to run for driver ``name``: ``benchmark`` (the first layout:
     every workload and size), ``check`` (the later layouts: the first size, at most 10 timed
     calls and 2 warm-ups) or ``gate`` (a round of the baseline comparison: every workload at
-    the first size)."""
-    options: dict[str, Any] = {"mode": mode, "iterations": iterations, "warmup": warmup}
+    the first size). ``cache`` tells the driver whether its kernel cache directory is fresh
+    (the host made it) or holds this wheel's kernels from an earlier process."""
+    options: dict[str, Any] = {"mode": mode, "iterations": iterations, "warmup": warmup,
+                               "cache": cache}
     if sizes:
         options["sizes"] = list(sizes)
     if mode == "check":
