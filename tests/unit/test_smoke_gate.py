@@ -193,6 +193,15 @@ def test_too_few_rounds_cannot_pass() -> None:
         SmokeOptions(wheel=Path("x.whl"), wheelhouses=(), rounds=4)
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"baseline": Path("old.whl")}, "name one with --gemm"),
+    ({"baseline": Path("old.whl"), "gemm": ("sample",), "threshold": 1.5}, "--threshold"),
+])
+def test_gate_options_are_checked(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        SmokeOptions(wheel=Path("x.whl"), wheelhouses=(), **kwargs)
+
+
 @pytest.mark.parametrize(("n", "k", "coverage"), [
     (5, 1, 1 - 2 / 32), (6, 1, 1 - 2 / 64), (7, 1, 1 - 2 / 128),
     (8, 2, 1 - 2 * 9 / 256), (10, 2, 1 - 2 * 11 / 1024),

@@ -199,9 +199,6 @@ def compare(options: SmokeOptions, *, candidate: Wheel, baseline: Wheel,
             why = f"{failed.name} failed: {last_line(failed.output)}" if failed else "?"
             return Comparison(status=verdict, message=f"the {side} could not be installed: "
                               f"{why}", **common)
-    if not options.gemm:
-        return Comparison(status="skipped", message="no GEMM driver requested: nothing to "
-                          "compare", **common)
     runner = ProbeRounds(options, installed=installed, wheels=wheels,
                          environments=environments, probe_dir=probe_dir, env=env, log=log)
     runs = play(options.rounds, runner)

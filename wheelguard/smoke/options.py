@@ -76,5 +76,8 @@ class SmokeOptions:
         if self.rounds < MIN_ROUNDS:
             raise UsageError(f"--rounds must be at least {MIN_ROUNDS}: with fewer, no interval "
                              "of the median ratio reaches 90 % coverage (docs/smoke.md)")
+        if self.baseline is not None and not self.gemm:
+            raise UsageError("--baseline compares the drivers' workloads: name one with --gemm "
+                             "(or the policy's [smoke].gemm)")
         if not 0 <= self.threshold < 1:
             raise UsageError("--threshold must be a percentage from 0 to 100")
