@@ -24,10 +24,12 @@ from helpers.cli import run_wheelguard
 from helpers.clibs import Compiler, LibSpec
 from helpers.wheels import build_wheel
 
-from wheelguard.smoke.run import SmokeOptions, SmokeResult, run_smoke
+from wheelguard.smoke.options import SmokeOptions
+from wheelguard.smoke.result import SmokeResult
+from wheelguard.smoke.run import run_smoke
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "wheelguard" / "schemas" / "smoke-v1.json").read_text()
+    (Path(__file__).resolve().parents[2] / "wheelguard" / "schemas" / "smoke-v2.json").read_text()
 )
 LINUX_TAG = "py3-none-linux_x86_64"
 
@@ -231,8 +233,15 @@ def test_gpu_part_is_skipped_without_a_gpu(built: Built) -> None:
         assert {c["target"] for c in driver["cases"]} == {"cuda"}
     modes = [lay.gemm[0]["mode"] for lay in result.layouts]
     assert modes == ["benchmark", "check"]
-    assert [c["m"] for c in result.layouts[0].gemm[0]["cases"]] == [4096, 8192]
-    assert [c["m"] for c in result.layouts[1].gemm[0]["cases"]] == [4096]
+    benchmark = [(c["label"], c["m"], c["dtype"]) for c in result.layouts[0].gemm[0]["cases"]]
+    assert benchmark == [
+        ("gemm-fp16", 4096, "float16"), ("gemm-fp16", 8192, "float16"),
+        ("gemm-bf16", 4096, "bfloat16"), ("gemm-bf16", 8192, "bfloat16"),
+        ("gemm-fp8", 4096, "float8_e4m3fn"), ("gemm-fp8", 8192, "float8_e4m3fn"),
+        ("attention-fwd", 2048, "float16"),
+    ]
+    assert [(c["label"], c["m"]) for c in result.layouts[1].gemm[0]["cases"]] == [
+        ("gemm-fp16", 4096)]
 
 
 def test_require_gpu_turns_a_skip_into_a_failure(built: Built, tmp_path: Path) -> None:

@@ -18,15 +18,10 @@ from wheelguard.knowledge.providers import known_providers
 from wheelguard.policy.load import load_policy_set
 from wheelguard.policy.schema import SmokeSettings
 from wheelguard.reading.scan import scan_wheel
-from wheelguard.smoke.run import (
-    STRICT_PROVIDERS,
-    MappedLibrary,
-    SmokeOptions,
-    child_environment,
-    duplicate_sonames,
-    import_names,
-    provider_runtimes,
-)
+from wheelguard.smoke.judge import duplicate_sonames, import_names, provider_runtimes
+from wheelguard.smoke.options import STRICT_PROVIDERS, SmokeOptions
+from wheelguard.smoke.process import child_environment
+from wheelguard.smoke.result import MappedLibrary
 
 
 def lib(path: str, soname: str | None, dist: str | None = None) -> MappedLibrary:

@@ -23,7 +23,7 @@ from helpers.clibs import minimal_elf, truncated
 
 import wheelguard
 from wheelguard.smoke.gemm import DRIVER_FILES, driver_dir
-from wheelguard.smoke.run import loader_log_libraries
+from wheelguard.smoke.judge import loader_log_libraries
 
 PROBE = Path(wheelguard.__file__).parent / "smoke" / "probe.py"
 

@@ -1,11 +1,13 @@
-"""docs/smoke.md shows the recorded GPU run exactly as the renderer prints the kept JSON,
-and the kept JSON is valid smoke output (so the numbers in the docs are real results)."""
+"""docs/smoke.md shows the recorded GPU runs exactly as the renderer prints the kept JSON,
+and the kept JSON is valid smoke output (so the numbers in the docs are real results): the
+first smoke runs (schema 1) and the release gate's run (schema 2)."""
 
 from __future__ import annotations
 
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +54,40 @@ def test_repaired_tilelang_keeps_the_original_speed_and_one_runtime() -> None:
                    if lib.get("soname") == "libtvm_ffi.so"}
             (only,) = ffi
             assert only.endswith("tvm_ffi/lib/libtvm_ffi.so")
+
+
+GATE_RESULTS = ["gate-tilelang-repaired", "gate-tilelang-slowed"]
+
+
+def _gate_docs() -> list[dict[str, Any]]:
+    return [json.loads((DOCS / "smoke-results" / f"{n}.json").read_text(encoding="utf-8"))
+            for n in GATE_RESULTS]
+
+
+def test_recorded_gate_results_are_valid_and_show_the_gate_working() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(
+        resources.files("wheelguard").joinpath("schemas/smoke-v2.json").read_text("utf-8")
+    )
+    repaired, slowed = _gate_docs()
+    for doc in (repaired, slowed):
+        jsonschema.validate(doc, schema)
+        assert doc["summary"]["gpu"] == "passed"
+        assert doc["comparison"]["baseline"]["sha256"] == repaired["comparison"]["baseline"][
+            "sha256"]
+    labels = {"gemm-fp16", "gemm-bf16", "gemm-fp8", "attention-fwd"}
+    for doc, verdict in ((repaired, "passed"), (slowed, "regressed")):
+        assert doc["summary"]["baseline"] == verdict
+        workloads = doc["comparison"]["workloads"]
+        assert {w["id"].split()[1] for w in workloads} == labels
+        assert {w["status"] for w in workloads} == {verdict}
+    for w in repaired["comparison"]["workloads"]:
+        low, high = w["interval"]
+        assert 0.97 < low <= w["ratio"] <= high < 1.03
+
+
+def test_docs_show_the_rendered_gate_results() -> None:
+    text = (DOCS / "smoke.md").read_text(encoding="utf-8")
+    begin, end = "<!-- gate-results:begin -->\n", "<!-- gate-results:end -->"
+    shown = text.split(begin, 1)[1].split(end, 1)[0]
+    assert shown == render_smoke_markdown(_gate_docs())

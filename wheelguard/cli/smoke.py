@@ -1,7 +1,9 @@
-"""``wheelguard smoke WHEEL --wheelhouse DIR``: install into fresh environments, import, map.
+"""``wheelguard smoke WHEEL --wheelhouse DIR [--baseline OLD]``: install into fresh
+environments, import, map; with a baseline, compare the GEMM workloads round by round.
 
-Exit codes: 0 every layout passed, 1 a check failed (the JSON says which), 4 the run could
-not be set up at all (no interpreter, no pip, no wheelhouse), 2 usage errors.
+Exit codes: 0 every layout passed (and the baseline gate, when asked for), 1 a check failed or
+the gate found a regression or could not tell (the JSON says which), 4 the run could not be set
+up at all (no interpreter, no pip, no wheelhouse), 2 usage errors.
 """
 
 from __future__ import annotations
@@ -9,15 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wheelguard.cli.common import add_policy_option
 from wheelguard.errors import UsageError
 
-if TYPE_CHECKING:
-    from wheelguard.smoke.run import SmokeResult
-
-__all__ = ["configure_parser", "execute", "render_text"]
+__all__ = ["configure_parser", "execute"]
 
 _LAYOUT_CHOICES = ("venv", "system-site-packages", "target")
 _GEMM_CHOICES = ("tilelang", "sample", "none")
@@ -37,11 +36,12 @@ def configure_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "smoke",
         help="install a wheel offline into fresh environments, import it, check what is "
-        "mapped, run GEMM drivers",
+        "mapped, run GEMM drivers, compare with a baseline release",
         description="Install WHEEL from local wheelhouses into a fresh environment per layout, "
         "import it, list every native library the process maps (failing on a SONAME mapped "
         "twice or a provider's runtime mapped from elsewhere), and optionally run a GEMM "
-        "driver. Exit 0 when every check passed, 1 when one failed, 4 when no environment "
+        "driver; with --baseline, compare its workloads with the last release's on this "
+        "machine. Exit 0 when every check passed, 1 when one failed, 4 when no environment "
         "could be set up.",
     )
     p.add_argument("wheel", metavar="WHEEL", help="the wheel under test")
@@ -76,7 +76,17 @@ def configure_parser(sub: Any) -> None:
                    "directory, removed afterwards)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS",
                    help="limit for the probe of one layout (default 1800)")
-    p.add_argument("--json", metavar="OUT", help="write the result (schemas/smoke-v1.json) here")
+    p.add_argument("--baseline", metavar="WHEEL|DIR",
+                   help="the last release: installed beside WHEEL in a fresh environment of its "
+                   "own, the GEMM workloads of both run interleaved in separate processes, and "
+                   "a slowdown beyond --threshold that the spread between rounds cannot explain "
+                   "fails the run (a directory: its newest wheel of WHEEL's name)")
+    p.add_argument("--rounds", type=int, default=5, metavar="N",
+                   help="rounds of the baseline comparison, one process per wheel each "
+                   "(default 5, the fewest that give a 90%% interval)")
+    p.add_argument("--threshold", type=float, default=3.0, metavar="PCT",
+                   help="slowdown in percent beyond which a regression fails (default 3)")
+    p.add_argument("--json", metavar="OUT", help="write the result (schemas/smoke-v2.json) here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_policy_option(p)
     p.set_defaults(func=execute)
@@ -85,7 +95,9 @@ def configure_parser(sub: Any) -> None:
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.policy.load import load_policy_set
     from wheelguard.policy.schema import SmokeSettings
-    from wheelguard.smoke.run import LAYOUTS, SmokeOptions, run_smoke
+    from wheelguard.report.smoke_text import render_smoke_text
+    from wheelguard.smoke.options import LAYOUTS, SmokeOptions
+    from wheelguard.smoke.run import run_smoke
     from wheelguard.util.fs import atomic_write_text
 
     del parser
@@ -99,6 +111,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     wheel = Path(args.wheel)
     if not wheel.is_file():
         raise UsageError(f"no wheel at {wheel}")
+    baseline = Path(args.baseline) if args.baseline else None
+    if baseline is not None and not baseline.exists():
+        raise UsageError(f"--baseline {baseline}: no such wheel or directory")
     options = SmokeOptions(
         wheel=wheel,
         wheelhouses=tuple(Path(w) for w in args.wheelhouse),
@@ -114,6 +129,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         warmup=args.warmup,
         workdir=Path(args.workdir) if args.workdir else None,
         timeout_s=args.timeout,
+        baseline=baseline,
+        rounds=args.rounds,
+        threshold=args.threshold / 100.0,
     )
 
     def log(message: str) -> None:
@@ -125,45 +143,6 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         import json
 
         atomic_write_text(Path(args.json), json.dumps(result.to_json(), indent=2) + "\n")
-    sys.stdout.write(render_text(result))
+    sys.stdout.write(render_smoke_text(result))
     return 0 if result.status == "passed" else 1
 
-
-def _case_line(driver: str, case: Any) -> str:
-    head = (f"      {driver} {case.get('label')} {case.get('target')} "
-            f"{case.get('m')}x{case.get('n')}x{case.get('k')}: {case.get('status')}")
-    parts: list[str] = []
-    if isinstance(case.get("rel_error"), float):
-        parts.append(f"rel err {case['rel_error']:.2e}")
-    if isinstance(case.get("tflops"), float):
-        parts.append(f"{case['tflops']:.4g} TFLOP/s")
-    ref = case.get("reference") or {}
-    if isinstance(ref.get("tflops"), float):
-        parts.append(f"{ref.get('name')} {ref['tflops']:.4g} TFLOP/s")
-    if isinstance(case.get("ratio"), float):
-        parts.append(f"ratio {case['ratio']:.2f}")
-    if isinstance(case.get("compile_s"), float):
-        parts.append(f"compile {case['compile_s']:.1f} s")
-    if case.get("reason"):
-        parts.append(f"({case['reason']})")
-    return head + ("  " + ", ".join(parts) if parts else "")
-
-
-def render_text(result: SmokeResult) -> str:
-    """A few lines per layout for a CI log; the JSON holds everything."""
-    w = result.wheel
-    lines = [f"{w['filename']}: {result.status.upper()} (GPU: {result.gpu_status})"]
-    for lay in result.layouts:
-        lines.append(f"  {lay.layout}: {lay.status}")
-        for check in lay.checks:
-            mark = {"passed": "ok", "failed": "FAIL", "skipped": "skip"}[check.status]
-            lines.append(f"    [{mark:>4}] {check.id}: {check.message}")
-        for driver in lay.gemm:
-            lines += [_case_line(str(driver.get("name")), case)
-                      for case in driver.get("cases", ())]
-        lines += [f"    warning: {text}" for text in lay.warnings]
-    lines += [f"  warning: {text}" for text in result.warnings]
-    if result.failures:
-        lines.append("  failed because:")
-        lines += [f"    - {text}" for text in result.failures]
-    return "\n".join(lines) + "\n"

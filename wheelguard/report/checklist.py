@@ -84,13 +84,21 @@ def _smoke_item(sha256: str, filename: str, smokes: Sequence[Mapping[str, Any]]
     doc = mine[-1]
     summary = doc.get("summary", {})
     layouts = ", ".join(f"{k} {v}" for k, v in summary.get("layouts", {}).items())
+    # Schema 2: the baseline gate (`--baseline`); its failures are in summary.failures too.
+    comparison = doc.get("comparison") or {}
+    gate = ""
+    if comparison:
+        old = comparison.get("baseline", {})
+        gate = (f"; against {old.get('filename')} ({str(old.get('sha256', ''))[:12]}): "
+                f"{comparison.get('status')}, {comparison.get('message')}")
     if summary.get("status") != "passed":
         failures = "; ".join(str(f) for f in summary.get("failures", ())) or "failed"
         return ItemResult(item=item, status="fail", detail=f"{failures} ({layouts})"), doc
-    if summary.get("gpu") != "passed":
-        return ItemResult(item=item, status="warn",
-                          detail=f"passed, GPU part {summary.get('gpu')} ({layouts})"), doc
-    return ItemResult(item=item, status="pass", detail=f"passed, GPU passed ({layouts})"), doc
+    if summary.get("gpu") != "passed" or comparison.get("status", "passed") != "passed":
+        return ItemResult(item=item, status="warn", detail=f"passed, GPU part "
+                          f"{summary.get('gpu')} ({layouts}){gate}"), doc
+    return ItemResult(item=item, status="pass",
+                      detail=f"passed, GPU passed ({layouts}){gate}"), doc
 
 
 def build_checklist(

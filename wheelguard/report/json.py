@@ -4,27 +4,17 @@ within a schema version (fields may be added, none removed or retyped)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from wheelguard import __version__
 from wheelguard.audit import AuditResult
 from wheelguard.model import Finding, Severity
+from wheelguard.util.plain import plain
 
-__all__ = [
-    "SCHEMA_VERSION", "finding_to_json", "plain", "render_json", "result_to_json"
-]
+__all__ = ["SCHEMA_VERSION", "finding_to_json", "render_json", "result_to_json"]
 
 SCHEMA_VERSION = 1
-
-
-def plain(value: Any) -> Any:
-    """Read-only mappings and tuples (how the model freezes data) as JSON dicts and lists."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | frozenset | set):
-        return [plain(v) for v in value]
-    return value
 
 
 def finding_to_json(f: Finding) -> dict[str, Any]:

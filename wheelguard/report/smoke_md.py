@@ -1,4 +1,5 @@
-"""Smoke results (``schemas/smoke-v1.json``) as Markdown: the form a release sign-off reads.
+"""Smoke results (``schemas/smoke-v1.json``, ``smoke-v2.json``) as Markdown: the form a release
+sign-off reads.
 
 ``python -m wheelguard.report.smoke_md RESULT.json...`` prints the tables; docs/smoke.md holds
 the output for the recorded GPU run and a test keeps the two in step.
@@ -59,6 +60,36 @@ def _libraries(doc: Mapping[str, Any]) -> list[str]:
     return sorted(set(seen))
 
 
+def _comparison(doc: Mapping[str, Any]) -> list[str]:
+    """The baseline gate of a schema-2 document: one row per workload."""
+    c = doc.get("comparison")
+    if not c:
+        return []
+    old = c.get("baseline", {})
+    order = " ".join("B" if side == "baseline" else "C" for side in c.get("order", ()))
+    out = [f"Baseline `{old.get('filename')}` ({Path(str(old.get('path'))).parent.name}, "
+           f"sha256 `{str(old.get('sha256', ''))[:16]}…`): **{c.get('status')}**, "
+           f"{c.get('rounds')} rounds, threshold {_fmt(c.get('threshold'), '.0%')}"
+           + (f", order {order}" if order else "") + f". {c.get('message')}", ""]
+    rows = c.get("workloads", ())
+    if rows:
+        out += ["| workload | verdict | basis | median ratio | interval (coverage) | other basis "
+                "| cold compile ratio | per-round ratios |", "|---|---|---|---|---|---|---|---|"]
+        for w in rows:
+            interval = w.get("interval")
+            spread = (f"[{interval[0]:.3f}, {interval[1]:.3f}] "
+                      f"({_fmt(w.get('coverage'), '.1%')})" if interval else "-")
+            ratios = " ".join(f"{r:.3f}" for r in w.get("ratios", ())) or "-"
+            other = ", ".join(f"{e.get('basis')} {_fmt(e.get('ratio'), '.3f')}"
+                              for e in w.get("estimates", ())
+                              if e.get("basis") != w.get("basis")) or "-"
+            out.append(f"| {w.get('id')} | {w.get('status')} | {w.get('basis')} | "
+                       f"{_fmt(w.get('ratio'), '.3f')} | {spread} | {other} | "
+                       f"{_fmt(w.get('compile_ratio'), '.2f')} | {ratios} |")
+        out.append("")
+    return out
+
+
 def render_smoke_markdown(docs: Sequence[Mapping[str, Any]]) -> str:
     out: list[str] = []
     device = next((d for d in map(_device, docs) if d), None)
@@ -76,7 +107,8 @@ def render_smoke_markdown(docs: Sequence[Mapping[str, Any]]) -> str:
         summary = doc.get("summary", {})
         out.append(f"### `{wheel.get('filename')}` ({Path(str(wheel.get('path'))).parent.name})")
         out.append("")
-        out.append(f"Result: **{summary.get('status')}** (GPU: {summary.get('gpu')}); "
+        gate = f", baseline: {summary.get('baseline')}" if doc.get("comparison") else ""
+        out.append(f"Result: **{summary.get('status')}** (GPU: {summary.get('gpu')}{gate}); "
                    f"sha256 `{str(wheel.get('sha256', ''))[:16]}…`.")
         out.append("")
         out.append("| layout | status | checks |")
@@ -88,10 +120,11 @@ def render_smoke_markdown(docs: Sequence[Mapping[str, Any]]) -> str:
         rows = _gemm_rows(doc)
         if rows:
             out.append("| layout | GEMM | MxNxK | status | compile s | rel. error | TFLOP/s "
-                       "| cuBLAS TFLOP/s | ratio |")
+                       "| torch TFLOP/s | ratio |")
             out.append("|---|---|---|---|---|---|---|---|---|")
             out.extend(rows)
             out.append("")
+        out.extend(_comparison(doc))
         libs = _libraries(doc)
         if libs:
             out.append("Native libraries the environment installed and the process mapped "

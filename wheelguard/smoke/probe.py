@@ -2,8 +2,8 @@
 
 wheelguard is not installed there (that is the point of a fresh environment), so this file is
 a standalone script: standard library only, no ``wheelguard`` import, runnable by any
-CPython >= 3.9 the environment was built from. ``wheelguard.smoke.run`` copies it, and the GEMM
-drivers of :mod:`wheelguard.smoke.gemm`, into a scratch directory and runs::
+CPython >= 3.9 the environment was built from. :mod:`wheelguard.smoke.process` copies it, and
+the GEMM drivers of :mod:`wheelguard.smoke.gemm`, into a scratch directory and runs::
 
     python -s _wheelguard_smoke_probe.py REQUEST.json RESULT.json
 

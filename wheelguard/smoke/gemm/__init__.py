@@ -13,12 +13,13 @@ Every driver exposes ``run(options: dict) -> dict`` returning the ``gemm`` entry
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any, Literal
 
-__all__ = ["DRIVERS", "DRIVER_FILES", "GEMM_CHOICES", "Driver", "driver_dir"]
+__all__ = ["DRIVERS", "DRIVER_FILES", "GEMM_CHOICES", "Driver", "driver_dir", "driver_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,10 @@ DRIVERS: Mapping[str, Driver] = MappingProxyType(
         "tilelang": Driver(
             "tilelang",
             "tilelang_driver",
-            "tilelang.compile of the classic tiled fp16 GEMM (128x128x64, 3 stages, T.gemm) "
-            "vs torch.matmul, 4096^3 and 8192^3, float64 reference",
+            "tilelang.compile of a workload suite from tilelang's examples: the tiled GEMM "
+            "(128x128x64, 3 stages, T.gemm) in fp16, bf16 and fp8 (sm_89+), and the "
+            "flash-attention forward; each against torch's kernel and a high-precision "
+            "reference",
             gpu=True,
         ),
         "sample": Driver(
@@ -57,3 +60,30 @@ DRIVER_FILES = ("_common.py", "tilelang_driver.py", "sample_driver.py")
 
 def driver_dir() -> Path:
     return Path(__file__).resolve().parent
+
+
+Mode = Literal["benchmark", "check", "gate"]
+
+
+def driver_request(name: str, mode: Mode, *, iterations: int, warmup: int,
+                   sizes: Sequence[int] = (), cache: Literal["cold", "warm"] = "cold"
+                   ) -> dict[str, Any]:
+    """What the probe is asked to run for driver ``name``: ``benchmark`` (the first layout:
+    every workload and size), ``check`` (the later layouts: the first size, at most 10 timed
+    calls and 2 warm-ups) or ``gate`` (a round of the baseline comparison: every workload at
+    the first size). ``cache`` tells the driver whether its kernel cache directory is fresh
+    (the host made it) or holds this wheel's kernels from an earlier process."""
+    options: dict[str, Any] = {"mode": mode, "iterations": iterations, "warmup": warmup,
+                               "cache": cache}
+    if sizes:
+        options["sizes"] = list(sizes)
+    if mode == "check":
+        options["iterations"] = min(iterations, 10)
+        options["warmup"] = min(warmup, 2)
+        if sizes:
+            options["sizes"] = list(sizes[:1])
+        elif name == "tilelang":
+            options["sizes"] = [4096]
+    if mode == "gate" and sizes:
+        options["sizes"] = list(sizes[:1])
+    return {"name": name, "module": DRIVERS[name].module, "options": options}

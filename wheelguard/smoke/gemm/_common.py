@@ -31,6 +31,7 @@ __all__ = [
     "record_error",
     "summarise_times",
     "tflops",
+    "tflops_of",
 ]
 
 # torch.cuda._sleep spins the GPU for this many cycles (about 20 ms at 2 GHz) before timed
@@ -47,9 +48,14 @@ def optional_module(name: str) -> ModuleType | None:
 
 
 def tflops(m: int, n: int, k: int, ms: float | None) -> float | None:
+    """A GEMM's rate: 2*M*N*K floating-point operations per call."""
+    return tflops_of(2.0 * m * n * k, ms)
+
+
+def tflops_of(flops: float, ms: float | None) -> float | None:
     if not ms or ms <= 0:
         return None
-    return 2.0 * m * n * k / (ms * 1e-3) / 1e12
+    return flops / (ms * 1e-3) / 1e12
 
 
 def summarise_times(times_ms: Sequence[float]) -> dict[str, float]:

@@ -71,9 +71,11 @@ def _cpu_aot(np: Any, tinykern: Any, shape: tuple[int, int, int], *, warmup: int
     return case
 
 
-def _cpu_jit(np: Any, tinykern: Any, shape: tuple[int, int, int]) -> dict[str, Any]:
+def _cpu_jit(np: Any, tinykern: Any, shape: tuple[int, int, int], cache: str
+             ) -> dict[str, Any]:
     m, n, k = shape
     case = case_skeleton("cpu", "cpu-jit", shape, "float32")
+    case["cache"] = cache
     compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
     jit = getattr(tinykern, "jit", None)
     if jit is None or not hasattr(jit, "compile_gemm"):
@@ -155,7 +157,7 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
     }
     cases = [
         _cpu_aot(np, tinykern, CPU_SHAPE, warmup=min(warmup, 2), iterations=cpu_iterations),
-        _cpu_jit(np, tinykern, CPU_SHAPE),
+        _cpu_jit(np, tinykern, CPU_SHAPE, str(options.get("cache") or "unknown")),
     ]
     skipped = case_skeleton("cuda", "cuda", (size, size, size), "float16")
     try:
