@@ -64,8 +64,9 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--warmup", type=int, default=10, help="untimed calls first (default 10)")
     p.add_argument("--require-gpu", action="store_true",
                    help="fail unless a GPU case passed (a skipped GPU part fails the run)")
-    p.add_argument("--python", metavar="PATH",
-                   help="interpreter to build the environments from (default: this one)")
+    p.add_argument("--interpreter", "--python", dest="python", metavar="PATH",
+                   help="interpreter to build the environments from (default: this one); "
+                   "--python is its old spelling")
     p.add_argument("--host-packages", action="store_true",
                    help="let the environments see the interpreter's own site-packages after "
                    "their own (e.g. a preinstalled torch), even when it is a venv")
