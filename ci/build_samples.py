@@ -226,10 +226,17 @@ def build_variant(
     log: Log = _stderr,
     digest: str | None = None,
     announce_cached: bool = True,
+    project_dir: Path = PROJECT_DIR,
 ) -> BuiltWheel:
-    """Return the wheel of one variant, building it only when the cache has none for its key."""
+    """Return the wheel of one variant, building it only when the cache has none for its key.
+
+    ``project_dir`` builds a copy of the sample project instead (``wheelguard fix-source``
+    tests rebuild a patched copy with the variant's settings); its sources are in the key.
+    """
     variant = VARIANTS[name]
     with_cuda = resolve_cuda(variant, cuda)
+    if digest is None and project_dir != PROJECT_DIR:
+        digest = source_digest(project_dir)
     key = cache_key(variant, cuda=with_cuda, digest=digest)
     root = cache_root(cache_dir)
     final = root / f"{name}-{key}"
@@ -252,7 +259,7 @@ def build_variant(
         sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
         "--disable-pip-version-check", "-v", "-w", str(staging / "dist"),
         *(f"--config-settings={setting}" for setting in variant.config_settings(cuda=with_cuda)),
-        str(PROJECT_DIR),
+        str(project_dir),
     ]  # fmt: skip
     env = dict(os.environ)
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
@@ -263,7 +270,7 @@ def build_variant(
         out.write("$ " + " ".join(command) + "\n")
         out.flush()
         result = subprocess.run(
-            command, cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+            command, cwd=project_dir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
         )
     seconds = time.monotonic() - started
     wheels = sorted((staging / "dist").glob("*.whl"))
