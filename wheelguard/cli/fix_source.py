@@ -95,8 +95,11 @@ def render_text(fix: SourceFix, written: tuple[str, ...] = ()) -> str:
     if fix.clean:
         lines.append("# nothing to change: the build configuration already gives what the "
                      "policy asks for")
+    grouped: dict[tuple[str, str], list[int]] = {}
     for e in sorted(fix.edits, key=lambda e: (e.file, e.line)):
-        lines.append(f"# edit {e.file}:{e.line}: {e.why}")
+        grouped.setdefault((e.file, e.why), []).append(e.line)
+    for (file, why), at in grouped.items():
+        lines.append(f"# edit {file}:{','.join(str(n) for n in dict.fromkeys(at))}: {why}")
     for i in fix.instructions:
         lines.append(f"# TODO {i.where + ': ' if i.where else ''}{i.text}")
     for n in fix.notes:

@@ -37,7 +37,8 @@ from wheelguard.fixsource.skbuild import (
     package_sources,
     source_of,
 )
-from wheelguard.model import Finding, SearchPathSubject
+from wheelguard.model import ArchivePath, Finding, SearchPathSubject
+from wheelguard.repair.plan import RequirementEdit
 from wheelguard.rules import RULES
 
 __all__ = ["Parts", "fix_skbuild", "open_instructions", "preload_notes", "short"]
@@ -74,6 +75,7 @@ def fix_skbuild(project: Project, needs: SourceNeeds) -> Parts:
     _members(editor, files, mapping, needs, parts)
     _entries(editor, files, needs, parts)
     _debug(editor, files, needs, parts)
+    wanted: list[tuple[RequirementEdit, str]] = []
     for u in needs.unembed:
         why = f"{u.member} compiles {u.distribution}'s runtime in"
         edits, instructions = unembed_edits(files, u.member, u.provider, why)
@@ -83,13 +85,11 @@ def fix_skbuild(project: Project, needs: SourceNeeds) -> Parts:
                     if canonicalize_name(re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0])
                     == u.distribution]
         if not declared and edits:
-            from wheelguard.repair.plan import RequirementEdit
-
-            _add(parts, editor.requirement(RequirementEdit(u.distribution, None,
-                                                           u.distribution), why))
-    for r in needs.requirements:
-        _add(parts, editor.requirement(r, f"Requires-Dist {r.new}: the repair would "
-                                          f"{'tighten' if r.old else 'add'} it"))
+            wanted.append((RequirementEdit(u.distribution, None, u.distribution), why))
+    wanted += [(r, f"Requires-Dist {r.new}: the repair would {'tighten' if r.old else 'add'} "
+                   "it") for r in needs.requirements]
+    for item in editor.requirements(wanted):
+        _add(parts, item)
     parts.notes += preload_notes(project, mapping, needs)
     parts.instructions += open_instructions(needs, files, sites=None)
     return parts
@@ -110,11 +110,14 @@ def _members(editor: PyprojectEditor, files: tuple[CMakeFile, ...], mapping: dic
     if not needs.removed:
         return
     removed = set(needs.removed)
-    labels = sorted({r.split(":", 1)[0] for r in needs.removal_reasons.values()})
-    reasons = sorted({short(r.split(": ", 1)[1]) for r in needs.removal_reasons.values()
-                      if ": " in r})
-    why = f"not shipped under {', '.join(labels)}" + (f" ({'; '.join(reasons)})"
-                                                      if len(reasons) == 1 else "")
+
+    def why(paths: Iterable[str]) -> str:
+        reasons = [needs.removal_reasons.get(ArchivePath(p), "") for p in paths]
+        labels = sorted({r.split(":", 1)[0] for r in reasons if r})
+        texts = sorted({short(r.split(": ", 1)[1]) for r in reasons if ": " in r})
+        tail = f" ({texts[0]})" if len(texts) == 1 else ""
+        return f"not shipped under {', '.join(labels)}{tail}"
+
     table = isinstance(editor.data.get("tool", {}).get("scikit-build", {}).get(
         "wheel", {}).get("packages"), dict)
     for dest in sorted(mapping) if table else ():
@@ -122,22 +125,27 @@ def _members(editor: PyprojectEditor, files: tuple[CMakeFile, ...], mapping: dic
         if under and under <= removed:
             stmt = editor.mapping_statement(dest)
             if stmt is not None:
-                parts.edits.append(editor.delete(stmt, f"{dest}/ ({len(under)} files): {why}"))
+                parts.edits.append(editor.delete(stmt, f"{dest}/ ({_n(len(under))}): "
+                                                       f"{why(under)}"))
                 removed -= under
     data = {p for p in removed if p.split("/", 1)[0].endswith(".data")}
     for p in sorted(data):
-        parts.instructions.append(Instruction(text=f"{p}: {why}; wheel.exclude cannot name "
+        parts.instructions.append(Instruction(text=f"{p}: {why([p])}; wheel.exclude cannot name "
                                               "files of the .data directory: stop installing it"))
     removed -= data
     if removed:
         patterns = exclude_patterns(removed, needs.kept)
-        edit = editor.exclude(patterns, f"{len(removed)} files {why}")
+        edit = editor.exclude(patterns, f"{_n(len(removed))} {why(removed)}")
         if edit is not None:
             parts.edits.append(edit)
     for f, cmd in _shipping(files, removed):
         parts.notes.append(f"{f.path}:{cmd.line}: install({' '.join(cmd.values()[:3])} ...) "
                            "ships some of the excluded files; narrowing it removes them at the "
                            "root")
+
+
+def _n(count: int) -> str:
+    return f"{count} file" + ("" if count == 1 else "s")
 
 
 def _shipping(files: tuple[CMakeFile, ...],

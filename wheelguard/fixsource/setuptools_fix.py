@@ -74,15 +74,16 @@ def fix_setuptools(project: Project, needs: SourceNeeds) -> Parts:
     editor = PyprojectEditor(text) if text is not None else None
     if editor is not None and "project" not in editor.data:
         editor = None
-    for r in needs.requirements:
-        why = f"Requires-Dist {r.new}: the repair would {'tighten' if r.old else 'add'} it"
-        if editor is not None:
-            item = editor.requirement(r, why)
+    wanted = [(r, f"Requires-Dist {r.new}: the repair would {'tighten' if r.old else 'add'} "
+                  "it") for r in needs.requirements]
+    if editor is not None:
+        for item in editor.requirements(wanted):
             if isinstance(item, Instruction):
                 parts.instructions.append(item)
             else:
                 parts.edits.append(item)
-        else:
+    else:
+        for _r, why in wanted:
             parts.instructions += _at(project, r"install_requires", why)
     parts.notes += preload_notes(project, {}, needs)
     parts.instructions += open_instructions(needs, (), sites=[])

@@ -41,6 +41,16 @@ def exclude_patterns(removed: Iterable[str], kept: Iterable[str]) -> list[str]:
     """
     gone = frozenset(removed)
     stay = frozenset(kept)
+    # Dot files (.gitignore, .gitattributes ...) scattered over a tree: one pattern per name,
+    # where no kept file has that name.
+    names: dict[str, list[str]] = {}
+    for p in gone:
+        base = posixpath.basename(p)
+        if base.startswith("."):
+            names.setdefault(base, []).append(p)
+    kept_names = {posixpath.basename(p) for p in stay}
+    by_name = sorted(n for n, ps in names.items() if len(ps) > 1 and n not in kept_names)
+    gone = gone - {p for n in by_name for p in names[n]}
 
     @cache
     def has(paths: frozenset[str], directory: str) -> bool:
@@ -100,7 +110,7 @@ def exclude_patterns(removed: Iterable[str], kept: Iterable[str]) -> list[str]:
                 out.append("!" + anchored(child))
         return tuple(out)
 
-    return list(exclude(""))
+    return [f"**/{n}" for n in by_name] + list(exclude(""))
 
 
 # ---- where package files come from --------------------------------------------------------
@@ -176,18 +186,40 @@ class PyprojectEditor:
                     line=self._line(at))
 
     def add_to_array(self, stmt: Statement, items: list[str], why: str) -> Edit:
+        """``items`` (plain strings) appended to the array of ``stmt``; in a multi-line array
+        as new lines after the last item, so comments and the other items stay untouched."""
         spans = array_items(self.text, stmt.value_start, stmt.value_end)
-        raw = [self.text[a:b] for a, b in spans]
-        new_items = [*raw, *(dump_string(i) for i in items)]
-        multiline = "\n" in self.text[stmt.value_start:stmt.value_end] or len(new_items) > 2
-        if multiline:
+        new = [dump_string(i) for i in items]
+        if "\n" not in self.text[stmt.value_start:stmt.value_end] or not spans:
+            raw = [self.text[a:b] for a, b in spans]
+            return self._rewrite(stmt, [*raw, *new], why)
+        last = spans[-1][1]
+        at = last
+        while at < stmt.value_end and self.text[at] in " \t":
+            at += 1
+        comma = at < stmt.value_end and self.text[at] == ","
+        line_end = self.text.find("\n", last, stmt.value_end)
+        line_end = stmt.value_end if line_end < 0 else line_end
+        line_start = self.text.rfind("\n", 0, spans[-1][0]) + 1
+        indent = self.text[line_start:spans[-1][0]]
+        text = "".join(f"\n{indent}{i}," for i in new)
+        if not comma:  # the last item had no trailing comma: give it one, then the new lines
+            return Edit(file=PYPROJECT, start=last, end=line_end,
+                        text="," + self.text[last:line_end] + text, why=why,
+                        line=self._line(last))
+        return Edit(file=PYPROJECT, start=line_end, end=line_end, text=text, why=why,
+                    line=self._line(line_end))
+
+    def _rewrite(self, stmt: Statement, items: list[str], why: str) -> Edit:
+        """The array value of ``stmt`` written anew with ``items`` (TOML source text each)."""
+        if len(items) > 2:
             line_start = self.text.rfind("\n", 0, stmt.start) + 1
             indent = " " * (len(self.text[line_start:stmt.start]) -
                             len(self.text[line_start:stmt.start].lstrip()) + 4)
-            body = "".join(f"{indent}{i},\n" for i in new_items)
+            body = "".join(f"{indent}{i},\n" for i in items)
             value = "[\n" + body + indent[:-4] + "]"
         else:
-            value = "[" + ", ".join(new_items) + "]"
+            value = "[" + ", ".join(items) + "]"
         return Edit(file=PYPROJECT, start=stmt.value_start, end=stmt.value_end, text=value,
                     why=why, line=stmt.line)
 
@@ -233,33 +265,60 @@ class PyprojectEditor:
         return self._insert([((*SKB, "cmake", "define"), name),
                              (SKB, f"cmake.define.{name}")], dump_string(value), why)
 
-    def requirement(self, edit: RequirementEdit, why: str) -> Edit | Instruction:
+    def requirements(self, wanted: list[tuple[RequirementEdit, str]]) -> list[Edit | Instruction]:
+        """``[project].dependencies`` with each requirement replaced or added, as one edit of
+        the array when anything is added (edits of one span cannot overlap)."""
+        if not wanted:
+            return []
         project = self.data.get("project", {})
         if "dependencies" in project.get("dynamic", []):
-            return Instruction(file=PYPROJECT, text=f"dependencies are dynamic: make the build "
-                               f"declare Requires-Dist {edit.new} ({why})")
+            return [Instruction(file=PYPROJECT, text=f"dependencies are dynamic: make the "
+                                f"build declare Requires-Dist {e.new} ({why})")
+                    for e, why in wanted]
         stmt = self.find(("project", "dependencies"))
-        name = canonicalize_name(edit.provider)
         if stmt is None:
-            return self._insert_dependencies(edit.new, why)
-        for a, b in array_items(self.text, stmt.value_start, stmt.value_end):
+            first = self._insert_dependencies([e.new for e, _ in wanted],
+                                              "; ".join(w for _, w in wanted))
+            return [first]
+        spans = array_items(self.text, stmt.value_start, stmt.value_end)
+        names: dict[str, tuple[int, int]] = {}
+        for a, b in spans:
             try:
                 req = Requirement(tomllib.loads(f"x = {self.text[a:b]}")["x"])
             except (InvalidRequirement, tomllib.TOMLDecodeError, TypeError):
                 continue
-            if canonicalize_name(req.name) == name:
-                return Edit(file=PYPROJECT, start=a, end=b, text=dump_string(edit.new),
-                            why=why, line=self._line(a))
-        return self.add_to_array(stmt, [edit.new], why)
+            names.setdefault(canonicalize_name(req.name), (a, b))
+        replaced: dict[tuple[int, int], str] = {}
+        added: list[str] = []
+        for e, _why in wanted:
+            span = names.get(canonicalize_name(e.provider))
+            if span is None:
+                added.append(e.new)
+            else:
+                replaced[span] = dump_string(e.new)
+        whys = "; ".join(dict.fromkeys(w for _, w in wanted))
+        if added and "\n" not in self.text[stmt.value_start:stmt.value_end]:
+            raw = [replaced.get((a, b), self.text[a:b]) for a, b in spans]
+            return [self._rewrite(stmt, [*raw, *(dump_string(i) for i in added)], whys)]
+        out: list[Edit | Instruction] = [
+            Edit(file=PYPROJECT, start=a, end=b, text=t, why=whys, line=self._line(a))
+            for (a, b), t in replaced.items()]
+        if added:
+            out.append(self.add_to_array(stmt, added, whys))
+        return out
 
-    def _insert_dependencies(self, requirement: str, why: str) -> Edit | Instruction:
+    def requirement(self, edit: RequirementEdit, why: str) -> Edit | Instruction:
+        (out,) = self.requirements([(edit, why)])
+        return out
+
+    def _insert_dependencies(self, requirements: list[str], why: str) -> Edit | Instruction:
         at = self.layout.table_end(("project",))
         if at is None:
-            return Instruction(file=PYPROJECT, text=f"declare Requires-Dist {requirement} "
-                               f"({why})")
-        return Edit(file=PYPROJECT, start=at, end=at,
-                    text=f"dependencies = [{dump_string(requirement)}]\n", why=why,
-                    line=self._line(at))
+            return Instruction(file=PYPROJECT, text=f"declare Requires-Dist "
+                               f"{', '.join(requirements)} ({why})")
+        items = ", ".join(dump_string(r) for r in requirements)
+        return Edit(file=PYPROJECT, start=at, end=at, text=f"dependencies = [{items}]\n",
+                    why=why, line=self._line(at))
 
     def check(self, new_text: str) -> dict[str, Any]:
         """The edited file, parsed: an edit that breaks the TOML is a bug, never proposed."""
