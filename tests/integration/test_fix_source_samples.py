@@ -9,6 +9,7 @@ the patched sources, so each fixed variant is built once per machine.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -24,7 +25,9 @@ from wheelguard.policy.decide import assign_actions
 from wheelguard.policy.load import load_policy_set
 from wheelguard.policy.schema import PolicySet
 
-PROJECT = Path(__file__).resolve().parents[2] / "sample_projects" / "tinykern"
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = REPO / "sample_projects" / "tinykern"
+DOC = REPO / "docs" / "fix-source.md"
 DEFECTS = ("bundle-ffi", "embed-ffi", "abs-rpath", "cwd-rpath", "vendored-3rdparty",
            "foreign-runpath", "debug")
 
@@ -80,6 +83,11 @@ def test_patch_is_found_at_the_source(variant: str, sample_wheel: Callable[[str]
     assert applied.returncode == 0, applied.stdout + applied.stderr
     fix.apply()
     assert (pristine / file).read_text() == (project / file).read_text()
+    # docs/fix-source.md shows this very patch.
+    shown = re.search(rf"<!-- fix-source:{re.escape(variant)} -->\n```diff\n(.*?)```",
+                      DOC.read_text(encoding="utf-8"), re.DOTALL)
+    assert shown is not None, f"docs/fix-source.md has no patch for {variant}"
+    assert shown.group(1) == fix.diff, "docs/fix-source.md is stale: regenerate the patch"
 
 
 @pytest.mark.slow

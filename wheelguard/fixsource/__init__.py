@@ -16,12 +16,14 @@ Typical use::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wheelguard.fixsource.patch import Edit, Instruction, apply_edits, unified_diff
 from wheelguard.fixsource.project import BuildSystem, Project, ProjectError
+from wheelguard.model import freeze_mapping
 from wheelguard.policy.schema import PolicySet
 
 __all__ = ["Edit", "Instruction", "ProjectError", "SourceFix", "propose"]
@@ -40,16 +42,15 @@ class SourceFix:
     notes: tuple[str, ...]
     defects: int
     """Findings the policy decides to act on, or leaves open: what the fix is about."""
+    originals: Mapping[str, str]
+    """The edited files as they were read: the diff stays the same after :meth:`apply`."""
 
     def new_texts(self) -> dict[str, str]:
-        texts = {e.file: self.project.read_text(e.file) or "" for e in self.edits}
-        return apply_edits(texts, self.edits)
+        return apply_edits(self.originals, self.edits)
 
     @property
     def diff(self) -> str:
-        new = self.new_texts()
-        old = {f: self.project.read_text(f) or "" for f in new}
-        return unified_diff(old, new)
+        return unified_diff(self.originals, self.new_texts())
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -122,8 +123,9 @@ def propose(wheel: str | Path, project_dir: str | Path, policies: PolicySet, *,
         parts.notes.append(f"not read: {refused}")
     defects = len(needs.removed) + len(needs.entries) + len(needs.debug) + len(needs.unembed) \
         + len(needs.open) + len(needs.requirements)
+    originals = freeze_mapping({e.file: project.read_text(e.file) or "" for e in parts.edits})
     return SourceFix(
-        wheel=Path(wheel).name, project=project, build=build,
+        wheel=Path(wheel).name, project=project, build=build, originals=originals,
         policies=policies.names, edits=tuple(parts.edits),
         instructions=tuple(dict.fromkeys(parts.instructions)),
         notes=tuple(dict.fromkeys(parts.notes)), defects=defects,

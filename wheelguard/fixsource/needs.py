@@ -95,8 +95,11 @@ def source_needs(ctx: AuditContext, findings: tuple[Finding, ...],
     decisions = decide(policies, wheel, findings)
     plan = make_plan(ctx, findings, policies)
     removed = frozenset(plan.drops)
-    reasons = {ArchivePath(s.path): f"{s.rule}: {s.reason}" for s in plan.steps
-               if s.path in removed}
+    # "dropped: apache-tvm-ffi provides it" says more than the rule's long reason.
+    reasons = {ArchivePath(s.path): f"{s.rule}: " + (s.detail.removeprefix("dropped: ")
+                                                       if s.detail.startswith("dropped: ")
+                                                       else s.reason)
+               for s in plan.steps if s.path in removed}
     payload = frozenset(m.path for m in wheel.members
                         if not m.path.startswith(wheel.dist_info + "/"))
     unembed = _unembedded(ctx, decisions, removed)
