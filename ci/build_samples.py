@@ -310,6 +310,7 @@ def build_all(
     force: bool = False,
     log: Log = _stderr,
     announce_cached: bool = True,
+    project_dir: Path = PROJECT_DIR,
 ) -> dict[str, BuiltWheel]:
     """Build (or fetch from the cache) several variants, one after the other.
 
@@ -321,7 +322,7 @@ def build_all(
     if unknown:
         msg = f"unknown sample variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}"
         raise KeyError(msg)
-    digest = source_digest()
+    digest = source_digest(project_dir)
     built = {
         name: build_variant(
             name,
@@ -331,6 +332,7 @@ def build_all(
             log=log,
             digest=digest,
             announce_cached=announce_cached,
+            project_dir=project_dir,
         )
         for name in selected
     }
@@ -354,6 +356,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"CUDA kernel in the clean wheel (default: ${CUDA_ENV} or auto)",
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR,
+        help="build this copy of the sample project (e.g. one patched by wheelguard fix-source)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="do not list cache hits")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
@@ -375,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cuda=args.cuda,
             force=args.force,
             announce_cached=not args.quiet,
+            project_dir=args.project_dir.resolve(),
         )
     except (BuildError, KeyError, ValueError) as error:
         _stderr(f"[samples] error: {error}")
