@@ -7,6 +7,7 @@ tests/integration/test_fix_source_samples.py.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -285,3 +286,17 @@ def test_cli_never_writes_without_write_and_exits_1_with_work_left(
     code, out, _err = run_inprocess(["fix-source", str(wheel), "--project", str(project),
                                     "--policy", "default", "--format", "diff"])
     assert (code, out) == (0, "")  # the old wheel, but the project already excludes it all
+
+
+def test_patch_summary_for_the_checklist(fixture_wheels: Mapping[str, BuiltFixture],
+                                         tmp_path: Path) -> None:
+    from wheelguard.cli.fix_source import render_text
+    from wheelguard.fixsource import summarize_patch
+
+    project = _project(tmp_path, {"pyproject.toml": SKB_PYPROJECT,
+                                  "CMakeLists.txt": "add_library(x SHARED x.c)\n"})
+    fix = propose(fixture_wheels["wg202_rpath_cwd_relative"].path, project, _default())
+    assert summarize_patch(render_text(fix)) == "no edits; 2 instruction(s)"
+    assert summarize_patch(json.dumps(fix.to_json())) == fix.summary()
+    fix2 = propose(fixture_wheels["wg401_vendored_artifacts"].path, project, _default())
+    assert summarize_patch(fix2.diff) == "1 file(s) changed: pyproject.toml"

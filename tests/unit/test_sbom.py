@@ -152,3 +152,19 @@ def test_cli_writes_the_document(fixture_wheels: Mapping[str, BuiltFixture],
     code, _out, err = run_inprocess(["sbom", str(fixture_wheels["clean"].path), "--format",
                                      "cyclonedx", "-o", str(out)])
     assert json.loads(out.read_text())["serialNumber"] == json.loads(first)["serialNumber"]
+
+
+def test_summary_line_for_the_checklist(fixture_wheels: Mapping[str, BuiltFixture],
+                                        tmp_path: Path) -> None:
+    from wheelguard.sbom import summarize_sbom
+
+    wheels = [fixture_wheels["wg105_grafted_provided_library"].path,
+              fixture_wheels["wg401_vendored_artifacts"].path]
+    inventories = build_inventories(wheels)
+    lines = []
+    for fmt in ("cyclonedx", "spdx"):
+        path = tmp_path / f"sbom.{fmt}.json"
+        path.write_text(render(inventories, "cyclonedx" if fmt == "cyclonedx" else "spdx"))
+        lines.append(summarize_sbom(path).split(": ", 1)[1])
+    assert lines[0] == lines[1]  # both formats say the same
+    assert lines[0].startswith("2 native libraries (1 built, 1 grafted), 2 vendored trees")

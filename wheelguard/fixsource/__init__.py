@@ -21,12 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wheelguard.fixsource.patch import Edit, Instruction, apply_edits, unified_diff
+from wheelguard.fixsource.patch import (
+    Edit,
+    Instruction,
+    apply_edits,
+    summarize_patch,
+    unified_diff,
+)
 from wheelguard.fixsource.project import BuildSystem, Project, ProjectError
 from wheelguard.model import freeze_mapping
 from wheelguard.policy.schema import PolicySet
 
-__all__ = ["Edit", "Instruction", "ProjectError", "SourceFix", "propose"]
+__all__ = ["Edit", "Instruction", "ProjectError", "SourceFix", "propose", "summarize_patch"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Edit", "EditConflict", "Instruction", "apply_edits", "unified_diff"]
+__all__ = ["Edit", "EditConflict", "Instruction", "apply_edits", "summarize_patch",
+           "unified_diff"]
 
 
 class EditConflict(ValueError):
@@ -95,3 +96,20 @@ def unified_diff(old: Mapping[str, str], new: Mapping[str, str]) -> str:
             chunks.append(line if line.endswith("\n") else line + "\n\\ No newline at end of "
                           "file\n")
     return "".join(chunks)
+
+
+def summarize_patch(text: str) -> str:
+    """One line about a patch fix-source wrote (``--format text``/``diff``, or its JSON), for
+    the release checklist that links it."""
+    import json
+
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        doc = json.loads(stripped)
+        return str(doc.get("summary", "fix-source report"))
+    files = [line[6:] for line in text.splitlines() if line.startswith("+++ b/")]
+    todo = sum(1 for line in text.splitlines() if line.startswith("# TODO "))
+    if not files and not todo:
+        return "no change to the build configuration"
+    out = f"{len(files)} file(s) changed: {', '.join(files)}" if files else "no edits"
+    return out + (f"; {todo} instruction(s)" if todo else "")

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from wheelguard.sbom.inventory import WheelInventory, inventory, tree_versions
+from wheelguard.sbom.summary import summarize_sbom
 
 if TYPE_CHECKING:
     from wheelguard.linkage.fetch import ProviderLookup
 
-__all__ = ["SbomFormat", "build_inventories", "render"]
+__all__ = ["SbomFormat", "build_inventories", "render", "summarize_sbom"]
 
 SbomFormat = Literal["cyclonedx", "spdx"]
 
