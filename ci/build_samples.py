@@ -226,10 +226,17 @@ def build_variant(
     log: Log = _stderr,
     digest: str | None = None,
     announce_cached: bool = True,
+    project_dir: Path = PROJECT_DIR,
 ) -> BuiltWheel:
-    """Return the wheel of one variant, building it only when the cache has none for its key."""
+    """Return the wheel of one variant, building it only when the cache has none for its key.
+
+    ``project_dir`` builds a copy of the sample project instead (``wheelguard fix-source``
+    tests rebuild a patched copy with the variant's settings); its sources are in the key.
+    """
     variant = VARIANTS[name]
     with_cuda = resolve_cuda(variant, cuda)
+    if digest is None and project_dir != PROJECT_DIR:
+        digest = source_digest(project_dir)
     key = cache_key(variant, cuda=with_cuda, digest=digest)
     root = cache_root(cache_dir)
     final = root / f"{name}-{key}"
@@ -252,7 +259,7 @@ def build_variant(
         sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
         "--disable-pip-version-check", "-v", "-w", str(staging / "dist"),
         *(f"--config-settings={setting}" for setting in variant.config_settings(cuda=with_cuda)),
-        str(PROJECT_DIR),
+        str(project_dir),
     ]  # fmt: skip
     env = dict(os.environ)
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
@@ -263,7 +270,7 @@ def build_variant(
         out.write("$ " + " ".join(command) + "\n")
         out.flush()
         result = subprocess.run(
-            command, cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+            command, cwd=project_dir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
         )
     seconds = time.monotonic() - started
     wheels = sorted((staging / "dist").glob("*.whl"))
@@ -303,6 +310,7 @@ def build_all(
     force: bool = False,
     log: Log = _stderr,
     announce_cached: bool = True,
+    project_dir: Path = PROJECT_DIR,
 ) -> dict[str, BuiltWheel]:
     """Build (or fetch from the cache) several variants, one after the other.
 
@@ -314,7 +322,7 @@ def build_all(
     if unknown:
         msg = f"unknown sample variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}"
         raise KeyError(msg)
-    digest = source_digest()
+    digest = source_digest(project_dir)
     built = {
         name: build_variant(
             name,
@@ -324,6 +332,7 @@ def build_all(
             log=log,
             digest=digest,
             announce_cached=announce_cached,
+            project_dir=project_dir,
         )
         for name in selected
     }
@@ -347,6 +356,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"CUDA kernel in the clean wheel (default: ${CUDA_ENV} or auto)",
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR,
+        help="build this copy of the sample project (e.g. one patched by wheelguard fix-source)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="do not list cache hits")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
@@ -368,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cuda=args.cuda,
             force=args.force,
             announce_cached=not args.quiet,
+            project_dir=args.project_dir.resolve(),
         )
     except (BuildError, KeyError, ValueError) as error:
         _stderr(f"[samples] error: {error}")

@@ -19,7 +19,8 @@ from wheelguard.errors import WheelguardError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report", "advise")
+COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report", "advise", "fix-source",
+            "sbom")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,10 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        # A command's module is its name with '-' as '_' (fix-source: cli/fix_source.py).
+        module_name = f"wheelguard.cli.{name.replace('-', '_')}"
         try:
-            module = importlib.import_module(f"wheelguard.cli.{name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:
-            if e.name != f"wheelguard.cli.{name}":
+            if e.name != module_name:
                 raise
             continue
         module.configure_parser(sub)

@@ -42,6 +42,10 @@ class KnownProvider:
     abi_prefixes: tuple[str, ...] = ()
     abi_symbols: frozenset[str] = frozenset()
     """The runtime's C ABI functions; when empty, any export with an ABI prefix counts."""
+    cmake_package: str | None = None
+    """The CMake package (``find_package``) that exports the runtime's imported target."""
+    cmake_target: str | None = None
+    """The imported target that links the shared runtime (``tvm_ffi::shared``)."""
 
     def abi_exports(self, binary: Binary) -> tuple[str, ...]:
         """The runtime's C ABI functions ``binary`` defines itself (a second runtime if any)."""
@@ -66,6 +70,8 @@ def known_providers() -> tuple[KnownProvider, ...]:
             sonames=tuple(p.get("sonames", ())),
             abi_prefixes=tuple(p.get("abi_prefixes", ())),
             abi_symbols=frozenset(p.get("abi_symbols", ())),
+            cmake_package=p.get("cmake_package"),
+            cmake_target=p.get("cmake_target"),
         )
         for p in data.get("provider", [])
     )
