@@ -19,7 +19,7 @@ from wheelguard.errors import WheelguardError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report")
+COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report", "diff")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = wants_debug or os.environ.get("WHEELGUARD_DEBUG") == "1"
+    # Reports record how they were made (wheelguard.report.provenance).
+    args.command_line = ["wheelguard", *words]
     try:
         return int(args.func(args, parser))
     except WheelguardError as e:
