@@ -69,6 +69,9 @@ class Rule:
     hint: str
     needs: Needs | None = None
     """What the check needs beyond the wheel; None: it runs on every audit."""
+    unchecked: bool = False
+    """Its findings say that part of the check could not be done (a provider wheel that
+    could not be read): the checklist item is then *not checked*, whatever the severity."""
 
     def __post_init__(self) -> None:
         assert self.item in _ITEM_IDS, self.item
@@ -237,7 +240,7 @@ _ALL = (
          "compatible wheel in the declared range, or the download failed.",
          "Put its wheels in the --wheelhouse, or allow --download; a range no wheel satisfies "
          "cannot be installed from binaries.",
-         needs="linkage"),
+         needs="linkage", unchecked=True),
     # 8xx: what the project's own policy forbids
     Rule("WG801", "policy-fail", E, "member", "policy", _NONE,
          "A member matches a `fail` rule of the policy (or a waiver on it expired) while no "

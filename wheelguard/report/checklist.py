@@ -149,6 +149,12 @@ def _judge(item: ChecklistItem, evidence: Sequence[Evidence], checked: frozenset
     gaps = "; ".join(f"{code_list(cs)} not run: {WHY_NOT[why]}"
                      for why, cs in missing.items() if cs)
     gap = f"; {gaps}" if gaps else ""
+    partial = [e for e in mine if RULES[e.check].unchecked]
+    if partial:
+        # A check that ran but could not read what it needed (a provider wheel) is no pass.
+        gaps = "; ".join(filter(None, [gaps, f"{len(partial)} part(s) could not be checked: "
+                                       + "; ".join(one_line(e.message) for e in partial)]))
+        gap = f"; {gaps}"
     if errors:
         return ItemResult(item=item, status="fail", findings=mine,
                           detail=f"{len(errors)} error(s): "
