@@ -68,7 +68,7 @@ def exclude_flags(tool: str, libraries: Iterable[str]) -> list[str]:
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.errors import InvalidPolicy, UsageError
     from wheelguard.model import Action
-    from wheelguard.policy.load import load_policy, load_policy_set, shipped_policy_names
+    from wheelguard.policy.load import load_policy, shipped_policy_names
 
     del parser
     if args.policy_command == "list":
@@ -87,7 +87,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if problems:
             raise InvalidPolicy(problems)
         return 0
-    policies = load_policy_set(args.policy, project_dir=Path.cwd())
+    from wheelguard.cli.common import load_policies, project_config
+
+    policies = load_policies(args.policy, project_config(args))
     if policies is None:
         raise UsageError("no policy: pass --policy or name policies in [tool.wheelguard]")
     libraries = [
