@@ -168,8 +168,9 @@ def _judge(item: ChecklistItem, evidence: Sequence[Evidence], checked: frozenset
         return ItemResult(item=item, status="warn", findings=mine,
                           detail=f"{len(warnings)} warning(s): "
                                  f"{', '.join(sorted({e.check for e in warnings}))}")
+    notes = f"{len(mine)} info note(s) and nothing worse" if mine else "no findings"
     return ItemResult(item=item, status="pass", findings=mine,
-                      detail=f"no findings from {code_list(ran)}")
+                      detail=f"{notes} from {code_list(ran)}")
 
 
 def _smoke_item(sha256: str, filename: str, smokes: Sequence[Mapping[str, Any]]

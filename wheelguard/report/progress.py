@@ -65,7 +65,8 @@ class Progress:
 
     def wheel(self, index: int, path: str, size: int) -> None:
         """Work on wheel ``index`` (0-based) starts."""
-        name = path.rsplit("/", 1)[-1]
+        # The folder too: a release's wheels often share one file name across directories.
+        name = "/".join(path.rstrip("/").rsplit("/", 2)[-2:])
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, description=f"[{index + 1}/{self._wheels}] {name}")
         elif self._plain:
