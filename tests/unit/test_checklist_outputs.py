@@ -54,7 +54,8 @@ def test_saved_audit_supplies_the_linkage_checks(fixture_wheels: Wheels, tmp_pat
     rc, _o, err = _report(wheel, "--audit", saved, "--format", "json", "-o", out)
     doc = json.loads(out.read_text(encoding="utf-8"))
     items = {i["id"]: i["status"] for i in doc["wheels"][0]["items"]}
-    assert items["loader"] == "pass" and items["one-runtime"] == "pass"
+    assert items["loader"] == "pass"
+    assert items["one-runtime"] == "pass"
     assert doc["wheels"][0]["saved_audit"] == str(saved)
     # A saved audit of another build (sha256) matches nothing: an error, not a silent skip.
     other = fixture_wheels["wg205_rpath_missing_dir"].path
@@ -138,7 +139,8 @@ def test_html_page_is_self_contained_and_escaped(tmp_path: Path) -> None:
     page = render_checklist_html(build_checklist([audit_wheel(wheel)]))
     parser = _Refs()
     parser.feed(page)
-    assert "script" not in parser.tags and "link" not in parser.tags
+    assert "script" not in parser.tags
+    assert "link" not in parser.tags
     assert all(ref.startswith("#") for ref in parser.refs)  # only in-page anchors
     assert "&lt;script&gt;x" in page
 
@@ -156,7 +158,8 @@ def test_html_page_in_headless_chromium(fixture_wheels: Wheels, tmp_path: Path) 
     shot = tmp_path / "RELEASE.png"
     subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True,
                    timeout=120, check=True)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert dom.count('type="checkbox"') == 2 * (len(ITEMS) + 1)

@@ -5,7 +5,6 @@ summary, baselines. Everything runs the real CLI on real fixture wheels."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -183,7 +182,8 @@ def test_sarif_is_valid_2_1_0_with_every_rule(fixture_wheels: Wheels, tmp_path: 
             assert loc["uri"].startswith("/demo/")
             assert arts[art["parentIndex"]]["location"]["uri"].endswith(".whl")
     waived = [r for r in run["results"] if r.get("suppressions")]
-    assert waived and all(r["ruleId"] == "WG201" for r in waived)
+    assert waived
+    assert all(r["ruleId"] == "WG201" for r in waived)
     assert run["invocations"][0]["executionSuccessful"] is False
     assert "missing-1.0" in run["invocations"][0]["toolExecutionNotifications"][0][
         "message"]["text"]
@@ -210,7 +210,8 @@ def test_junit_reads_back_one_case_per_check_and_wheel(fixture_wheels: Wheels,
         assert len(cases) == len(RULES)
         by_name = {c.name.split()[0]: c for c in cases}
         linkage = by_name["WG701"].result
-        assert linkage and isinstance(linkage[0], junitparser.Skipped)
+        assert linkage
+        assert isinstance(linkage[0], junitparser.Skipped)
         assert "not checked" in (linkage[0].message or "")
     wg201 = {c.name.split()[0]: c for c in suites[0]}["WG201"]
     assert isinstance(wg201.result[0], junitparser.Failure)
@@ -218,7 +219,8 @@ def test_junit_reads_back_one_case_per_check_and_wheel(fixture_wheels: Wheels,
     wg205 = {c.name.split()[0]: c for c in suites[1]}["WG205"]
     assert wg205.is_passed  # a warning is below the default gate
     assert "WG205" in (wg205.system_out or "")
-    assert xml.failures == 1 and xml.skipped == 3 * 11
+    assert xml.failures == 1
+    assert xml.skipped == 3 * 11
 
 
 # ---- GitHub -----------------------------------------------------------------------------------
@@ -232,7 +234,8 @@ def test_github_annotations_are_escaped(tmp_path: Path) -> None:
                            "title=WG402 build-artifacts::")
     message = line.split("::", 2)[2]
     assert "%252C" in message  # the member's own "%2C" stays literal, its "," as is
-    assert "\n" not in message and "%0Afix: " in message
+    assert "\n" not in message
+    assert "%0Afix: " in message
 
 
 def test_on_github_actions_annotations_and_job_summary(fixture_wheels: Wheels,
@@ -305,4 +308,4 @@ def test_readme_documents_every_exit_code() -> None:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     for code in ("0", "1", "2", "3", "4", "70", "130"):
         assert re.search(rf"\b{code}\b", text.split("Exit codes", 1)[1][:3000])
-    assert os.path.exists(REPO / "wheelguard" / "errors.py")
+    assert (REPO / "wheelguard" / "errors.py").exists()

@@ -77,12 +77,14 @@ def test_values_are_typed_and_relative_to_the_file(tmp_path: Path) -> None:
     c = parse_config(path.read_text(), path=path)
     assert c.policies == ("default", "ci/wg.toml")
     assert c.fail_on == "never"
-    assert c.select == {"WG201", "WG205"} and c.ignore == {"WG404"}
+    assert c.select == {"WG201", "WG205"}
+    assert c.ignore == {"WG404"}
     assert dict(c.severity) == {"WG205": Severity.ERROR}
     assert (c.size_budget, c.installed_size_budget) == (100 << 20, 1000)
     assert c.wheelhouse == ((tmp_path / "deps").resolve(),)
     echoed = c.to_json()
-    assert echoed["path"] == str(path) and echoed["severity"] == {"WG205": "error"}
+    assert echoed["path"] == str(path)
+    assert echoed["severity"] == {"WG205": "error"}
 
 
 def test_config_given_explicitly(tmp_path: Path) -> None:

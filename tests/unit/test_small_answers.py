@@ -64,7 +64,8 @@ def test_show_deps_without_wheelhouse_says_so(fixture_wheels: Wheels) -> None:
     assert "older: no --wheelhouse or --download given" in proc.stdout
     # The verdict no longer says "none needed" above a list of what was needed and missing.
     verdict = next(line for line in proc.stdout.splitlines() if line.startswith("verdict "))
-    assert "no provider wheel was read" in verdict and "none needed" not in verdict
+    assert "no provider wheel was read" in verdict
+    assert "none needed" not in verdict
     assert "outside the whitelist: libtvm_ffi.so" in proc.stdout
 
 
@@ -83,7 +84,8 @@ def test_diff_of_two_published_releases(tmp_path: Path) -> None:
     assert pair["version"] == {"old": "0.1.11", "new": "0.1.12"}
     assert pair["size"]["file"]["delta"] == new.stat().st_size - old.stat().st_size
     files = pair["files"]
-    assert files["added"] and files["removed"]
+    assert files["added"]
+    assert files["removed"]
     # Directories pair by distribution and tags, so a version bump still pairs.
     for side, wheel in (("old", old), ("new", new)):
         (tmp_path / side).mkdir()
@@ -105,7 +107,8 @@ def test_diff_names_library_needed_rpath_and_requirement_changes(
                                    fixture_wheels["wg201_rpath_absolute"].path])
     assert rc == 0
     (pair,) = json.loads(out)["pairs"]
-    assert pair["libraries"]["added"] and pair["libraries"]["removed"]
+    assert pair["libraries"]["added"]
+    assert pair["libraries"]["removed"]
     a = build_wheel(tmp_path / "a", {"demo/__init__.py": b""}, requires_dist=["numpy>=1"])
     b = build_wheel(tmp_path / "b", {"demo/__init__.py": b"", "demo/new.py": b"x = 1\n"},
                     requires_dist=["numpy>=2", "torch"])

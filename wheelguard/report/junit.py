@@ -67,7 +67,8 @@ def _suite(root: ET.Element, r: AuditResult, run: RunInfo) -> None:
                                f"{run.fail_on_label}: {rule.summary}"))
             failure.text = "\n".join(_line(f) for f in failing) + f"\nfix: {rule.hint}\n"
             failures += 1
-        rest = [f for f in mine if f not in failing]
+        failing_ids = {id(f) for f in failing}
+        rest = [f for f in mine if id(f) not in failing_ids]
         if rest:
             ET.SubElement(case, "system-out").text = "\n".join(_line(f) for f in rest) + "\n"
     suite.set("tests", str(len(RULES)))
