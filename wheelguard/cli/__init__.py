@@ -19,7 +19,7 @@ from wheelguard.errors import WheelguardError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report", "diff")
+COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report", "advise", "diff")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -222,13 +222,13 @@ def progress_bar(label: str, total: int, *, enabled: bool) -> Iterator[Progress 
         yield progress
 
 
-def add_provider_options(p: argparse.ArgumentParser) -> None:
-    """The options that switch the linkage analysis on (audit and ``show --deps``)."""
+def add_provider_options(p: argparse.ArgumentParser, description: str | None = None) -> None:
+    """The options that switch the linkage analysis on (audit, ``show --deps``, advise)."""
     g = p.add_argument_group(
         "dependency wheels (linkage analysis)",
-        "With --wheelhouse or --download, wheels of the distributions that provide the libraries "
-        "the wheel needs are read too: at the lowest and highest version the declared range "
-        "admits, and the newest.",
+        description or "With --wheelhouse or --download, wheels of the distributions that "
+        "provide the libraries the wheel needs are read too: at the lowest and highest version "
+        "the declared range admits, and the newest.",
     )
     g.add_argument("--wheelhouse", action="append", default=[], metavar="DIR",
                    help="read dependency wheels from this directory (repeatable; no network)")

@@ -32,6 +32,7 @@ from packaging.version import Version
 from wheelguard.errors import InvalidWheel
 from wheelguard.knowledge.manylinux import PlatformPolicy, platform_policy
 from wheelguard.knowledge.providers import KnownProvider, declared, known_providers
+from wheelguard.linkage import library_member
 from wheelguard.linkage.fetch import ProviderLookup, ProviderUnavailable, Target, target_for
 from wheelguard.loader.layout import Layout, classify_entry
 from wheelguard.loader.paths import install_path
@@ -48,9 +49,12 @@ __all__ = [
     "Linkage",
     "Role",
     "Sample",
+    "Survey",
     "analyse_linkage",
     "delivered",
+    "emulate_install",
     "installed_elf",
+    "survey",
 ]
 
 Role = Literal["lowest", "highest", "newest"]
@@ -198,7 +202,21 @@ def delivered(wheel: Wheel, needed: str) -> Binary | None:
 # ---- finding the providers --------------------------------------------------------------
 
 
-def analyse_linkage(
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Survey:
+    """What the wheel needs from outside and who may provide it, before any provider version
+    is read: where the linkage analysis and ``wheelguard advise`` both start."""
+
+    wheel: Wheel
+    target: Target
+    platform: PlatformPolicy | None
+    providers: tuple[KnownProvider, ...]
+    binaries: tuple[Binary, ...]
+    external: Mapping[ArchivePath, tuple[SoName, ...]]
+    dependencies: tuple[Dependency, ...]  # not sampled yet: no version listed or read
+
+
+def survey(
     wheel: Wheel,
     lookup: ProviderLookup,
     *,
@@ -206,9 +224,14 @@ def analyse_linkage(
     extras: Iterable[str] = (),
     platform: PlatformPolicy | None = None,
     providers: tuple[KnownProvider, ...] | None = None,
-    layouts: Iterable[InstallLayout] = LAYOUTS,
-) -> Linkage:
-    """Read the providers of ``wheel``'s external libraries and emulate the loader."""
+    undeclared_by_name: bool = False,
+) -> Survey:
+    """The wheel's external needs and the distributions worth reading for them.
+
+    ``undeclared_by_name``: an undeclared distribution counts when it provides an external
+    library, even if no search-path entry reaches its directory (a preload would find it): the
+    advice asks only that; the audit asks for both (WG701 is about such an entry).
+    """
     target = target_for(wheel, python)
     policy = platform if platform is not None else platform_policy(wheel.platforms)
     known = known_providers() if providers is None else providers
@@ -228,19 +251,38 @@ def analyse_linkage(
     needs = frozenset(n for ns in external.values() for n in ns)
     deps = _dependencies(
         wheel, lookup, target=target, known=known, needs=needs, reached=frozenset(reached),
-        extras=tuple(extras), python=python,
+        extras=tuple(extras), python=python, undeclared_by_name=undeclared_by_name,
     )
+    return Survey(wheel=wheel, target=target, platform=policy, providers=known,
+                  binaries=binaries, external=freeze_mapping(external), dependencies=deps)
+
+
+def analyse_linkage(
+    wheel: Wheel,
+    lookup: ProviderLookup,
+    *,
+    python: str | None = None,
+    extras: Iterable[str] = (),
+    platform: PlatformPolicy | None = None,
+    providers: tuple[KnownProvider, ...] | None = None,
+    layouts: Iterable[InstallLayout] = LAYOUTS,
+) -> Linkage:
+    """Read the providers of ``wheel``'s external libraries and emulate the loader."""
+    found = survey(wheel, lookup, python=python, extras=extras, platform=platform,
+                   providers=providers)
+    deps = tuple(_sample(d, lookup, found.target) for d in found.dependencies)
     chosen = tuple(layouts)
     links = tuple(
         link
         for layout in chosen
         for role in ROLES
-        for link in _emulate(wheel, binaries, deps=deps, layout=layout, role=role,
-                             platform=policy)
+        for link in _emulate(wheel, found.binaries, deps=deps, layout=layout, role=role,
+                             platform=found.platform)
     )
     return Linkage(
-        wheel=wheel, target=target, platform=policy, providers=known, layouts=chosen,
-        dependencies=deps, binaries=binaries, external=freeze_mapping(external), links=links,
+        wheel=wheel, target=found.target, platform=found.platform, providers=found.providers,
+        layouts=chosen, dependencies=deps, binaries=found.binaries, external=found.external,
+        links=links,
     )
 
 
@@ -254,11 +296,12 @@ def _dependencies(
     reached: frozenset[str],
     extras: tuple[str, ...],
     python: str | None,
+    undeclared_by_name: bool = False,
 ) -> tuple[Dependency, ...]:
     """The distributions worth reading: declared ones that provide a needed library or own a
     directory an entry reaches; extra-only or undeclared ones that provide a needed library
-    (undeclared: in a directory an entry reaches). Everything else (torch for a wheel that
-    needs none of its libraries) is never fetched."""
+    (undeclared: in a directory an entry reaches, unless ``undeclared_by_name``). Everything
+    else (torch for a wheel that needs none of its libraries) is never fetched."""
     binaries = installed_elf(wheel)
     # What the wheel itself ships that a provider may ship too (the duplicate checks).
     shipped = {b.soname for b in binaries if b.soname} | {
@@ -306,7 +349,7 @@ def _dependencies(
         relevant = {
             "declared": bool(provides or owns or also or abi),
             "extra": bool(provides),
-            "undeclared": bool(provides and owns),
+            "undeclared": bool(provides and (owns or undeclared_by_name)),
         }[status]
         if not relevant:
             continue
@@ -317,7 +360,7 @@ def _dependencies(
                             and NormalizedName(name) in declared(wheel, extras=(e,), python=python))
         dep = Dependency(name=name, status=status, requirement=req, extras=extra_names,
                          reasons=reasons, known=provider)
-        deps.append(_sample(dep, lookup, target))
+        deps.append(dep)
     return tuple(deps)
 
 
@@ -353,7 +396,7 @@ def _sample(dep: Dependency, lookup: ProviderLookup, target: Target) -> Dependen
         wheel: Wheel | None = None
         problem: str | None = None
         try:
-            wheel = scan_wheel(lookup.obtain(dep.name, version, target))
+            wheel = scan_wheel(lookup.obtain(dep.name, version, target), only=library_member)
         except (ProviderUnavailable, InvalidWheel) as e:
             problem = str(e)
         samples.append(Sample(version=version, roles=frozenset(roles[version]),
@@ -378,6 +421,22 @@ def _emulate(
     platform: PlatformPolicy | None,
 ) -> Iterator[Link]:
     members = [(d, s) for d in deps if (s := d.sample(role)) is not None and s.wheel is not None]
+    for binary, resolution in emulate_install(wheel, binaries, members, layout=layout,
+                                              platform=platform):
+        yield Link(binary=binary, layout=layout.name, scenario=role, resolution=resolution)
+
+
+def emulate_install(
+    wheel: Wheel,
+    binaries: tuple[Binary, ...],
+    members: Iterable[tuple[Dependency, Sample]],
+    *,
+    layout: InstallLayout,
+    platform: PlatformPolicy | None,
+) -> Iterator[tuple[ArchivePath, Resolution]]:
+    """Every NEEDED of ``binaries`` resolved over one install: the wheel with these versions
+    of its dependencies, laid out as ``layout`` says."""
+    members = [(d, s) for d, s in members if s.wheel is not None]
     installed = [s.wheel for _d, s in members if s.wheel is not None] if layout.shared else []
     # pip installs dependencies before their dependent: the wheel's own files win a clash.
     combined = Layout.of_many([*installed, wheel])
@@ -400,8 +459,7 @@ def _emulate(
         loaded.setdefault(b.soname or "", (None, None, install_path(b.path)))
     for b in binaries:
         for res in resolve_binary(combined, b, platform, (), {}):
-            yield Link(binary=b.path, layout=layout.name, scenario=role,
-                       resolution=_attribute(wheel, res, owner, loaded))
+            yield b.path, _attribute(wheel, res, owner, loaded)
 
 
 def _by_soname(binaries: Iterable[Binary]) -> list[Binary]:

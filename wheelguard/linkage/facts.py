@@ -42,6 +42,7 @@ __all__ = [
     "SonameGap",
     "SymbolGap",
     "Verdict",
+    "cxx_imports",
     "describe",
     "duplicates",
     "layout_breaks",
@@ -190,7 +191,7 @@ def symbol_gaps(linkage: Linkage, *, every_version: bool = False) -> tuple[Symbo
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CxxImport:
-    """Mangled C++ symbols imported from a provider whose declared range has no upper bound."""
+    """Mangled C++ symbols the wheel imports from a provider."""
 
     dependency: Dependency
     binaries: tuple[ArchivePath, ...]
@@ -198,28 +199,36 @@ class CxxImport:
 
 
 def unbounded_cxx(linkage: Linkage) -> tuple[CxxImport, ...]:
-    own = _own_exports(linkage)
     found: list[CxxImport] = []
     for dep in linkage.dependencies:
         if dep.status == "undeclared" or dep.requirement is None:
             continue
         if has_upper_bound(dep.requirement.specifier):
             continue
-        symbols: set[str] = set()
-        users: set[ArchivePath] = set()
-        for binary in linkage.binaries:
-            for needed in linkage.external.get(binary.path, ()):
-                if dep not in _responsible(linkage, needed):
-                    continue
-                plain, versioned = _imports(binary, needed, dep, own)
-                mangled = {s for s in plain | {s for s, _v in versioned} if s.startswith("_Z")}
-                if mangled:
-                    symbols |= mangled
-                    users.add(binary.path)
-        if symbols:
-            found.append(CxxImport(dependency=dep, binaries=tuple(sorted(users)),
-                                   symbols=tuple(sorted(symbols))))
+        imported = cxx_imports(linkage, dep)
+        if imported is not None:
+            found.append(imported)
     return tuple(found)
+
+
+def cxx_imports(linkage: Linkage, dep: Dependency) -> CxxImport | None:
+    """The mangled C++ symbols the wheel imports from ``dep``, whatever its range says: an
+    ABI that small releases change, so a range over it wants an upper bound."""
+    own = _own_exports(linkage)
+    symbols: set[str] = set()
+    users: set[ArchivePath] = set()
+    for binary in linkage.binaries:
+        for needed in linkage.external.get(binary.path, ()):
+            if dep not in _responsible(linkage, needed):
+                continue
+            plain, versioned = _imports(binary, needed, dep, own)
+            mangled = {s for s in plain | {s for s, _v in versioned} if s.startswith("_Z")}
+            if mangled:
+                symbols |= mangled
+                users.add(binary.path)
+    if not symbols:
+        return None
+    return CxxImport(dependency=dep, binaries=tuple(sorted(users)), symbols=tuple(sorted(symbols)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,7 +243,9 @@ class Duplicate:
     """The wheel's own members involved (empty: two dependencies collide)."""
 
 
-def duplicates(linkage: Linkage) -> tuple[Duplicate, ...]:
+def duplicates(linkage: Linkage, *, every_version: bool = False) -> tuple[Duplicate, ...]:
+    """SONAMEs and runtime ABIs owned by several distributions of the closure: the admitted
+    versions (with ``every_version``: every version read)."""
     wheel = linkage.wheel
     by_soname: dict[str, dict[str, tuple[set[str], set[str]]]] = defaultdict(dict)
     by_abi: dict[str, dict[str, tuple[set[str], set[str]]]] = defaultdict(dict)
@@ -250,8 +261,8 @@ def duplicates(linkage: Linkage) -> tuple[Duplicate, ...]:
     for dep in linkage.dependencies:
         if dep.status == "undeclared":
             continue
-        for s in dep.samples:
-            if s.wheel is not None and s.in_range:
+        for s in _judged(dep, every_version):
+            if s.wheel is not None:
                 closure.append((str(dep.name), str(s.version), installed_elf(s.wheel)))
     for dist, ver, binaries in closure:
         for b in binaries:

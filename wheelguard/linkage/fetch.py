@@ -21,7 +21,8 @@ import re
 import sys
 import tempfile
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,12 +41,14 @@ from wheelguard.knowledge.tags import parse_platform
 from wheelguard.linkage import DEFAULT_MAX_WHEEL_SIZE
 from wheelguard.model import Wheel
 from wheelguard.reading.archive import WheelArchive
+from wheelguard.reading.scan import MemberFilter, scan_wheel
 from wheelguard.util.proc import Completed, run_tool
 from wheelguard.util.units import format_bytes
 
 __all__ = [
     "LocalWheel",
     "ProviderLookup",
+    "ProviderTooLarge",
     "ProviderUnavailable",
     "Target",
     "cache_dir",
@@ -55,12 +58,24 @@ __all__ = [
 _PYTHON = re.compile(r"^(?P<major>\d)\.(?P<minor>\d{1,2})$")
 _AVAILABLE = re.compile(r"^Available versions:\s*(?P<versions>.*)$", re.MULTILINE)
 _NO_MATCH = ("No matching distribution found", "Could not find a version")
+_ANNOUNCED = re.compile(
+    r"^\s*(?:Downloading|Using cached) (?P<file>\S+\.whl) "
+    r"\((?P<size>\d+(?:\.\d+)?) (?P<unit>bytes|kB|MB|GB)\)"
+)
+"""pip's announcement of a wheel before it fetches the bytes, with the size the index lists
+(decimal units, rounded to one decimal place)."""
+_UNITS = {"bytes": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
 
 
 
 class ProviderUnavailable(WheelguardError, RuntimeError):
     """A dependency wheel could not be listed or obtained; the analysis records the reason
     and goes on without it (a finding says the provider was not checked)."""
+
+
+class ProviderTooLarge(ProviderUnavailable):
+    """The wheel is over the size limit for provider wheels (``--max-provider-size``); the
+    other releases of that distribution are most likely as large."""
 
 
 def cache_dir() -> Path:
@@ -125,6 +140,13 @@ class LocalWheel:
     version: Version
     tags: frozenset[Tag]
     size: int
+
+
+def _scan(path: Path, only: MemberFilter | None) -> Wheel | InvalidWheel:
+    try:
+        return scan_wheel(path, only=only)
+    except InvalidWheel as e:
+        return e
 
 
 def _local_wheels(directory: Path) -> tuple[LocalWheel, ...]:
@@ -226,18 +248,99 @@ class ProviderLookup:
             raise ProviderUnavailable(f"no compatible wheel of {name}=={version}: {self.where}")
         best = min(local, key=lambda w: target.rank(w.tags) or 0)
         if best.size > self.max_wheel_size:
-            raise ProviderUnavailable(
+            raise ProviderTooLarge(
                 f"{best.path.name} is {format_bytes(best.size)}, over the "
                 f"{format_bytes(self.max_wheel_size)} limit for provider wheels"
             )
         return best.path
 
-    def _pip(self, args: list[str]) -> Completed:
+    def obtain_many(
+        self,
+        name: str,
+        versions: Iterable[Version],
+        target: Target,
+        *,
+        jobs: int = 4,
+        on_done: Callable[[Version, Path | ProviderUnavailable], None] | None = None,
+    ) -> dict[Version, Path | ProviderUnavailable]:
+        """:meth:`obtain` for several versions, a few pip processes at a time (one download
+        rarely fills the link; many only contend). Never raises for one version: its entry is
+        the :class:`ProviderUnavailable` that stopped it. Once one version is over the size
+        limit, those not started yet are not fetched: a distribution's releases are alike in
+        size, and the limit exists to keep such downloads out."""
+        wanted = sorted(set(versions))
+        results: dict[Version, Path | ProviderUnavailable] = {}
+        too_large: list[ProviderTooLarge] = []
+
+        def one(version: Version) -> None:
+            outcome: Path | ProviderUnavailable
+            if too_large:
+                outcome = ProviderTooLarge(f"not fetched: {too_large[0]}")
+            else:
+                try:
+                    outcome = self.obtain(name, version, target)
+                except ProviderTooLarge as e:
+                    too_large.append(e)
+                    outcome = e
+                except ProviderUnavailable as e:
+                    outcome = e
+            results[version] = outcome
+            if on_done is not None:
+                on_done(version, outcome)
+
+        with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="wheelguard-fetch") as pool:
+            for future in [pool.submit(one, v) for v in wanted]:
+                future.result()
+        return {v: results[v] for v in wanted}
+
+    def read_many(
+        self,
+        name: str,
+        versions: Iterable[Version],
+        target: Target,
+        *,
+        only: MemberFilter | None = None,
+        jobs: int = 4,
+        on_done: Callable[[Version, Wheel | WheelguardError], None] | None = None,
+    ) -> dict[Version, Wheel | WheelguardError]:
+        """Obtain and scan several versions (``only``: just those members), each scanned as
+        soon as it is there, so that downloads and parses overlap. A version's entry is its
+        :class:`Wheel`, or the :class:`ProviderUnavailable` or
+        :class:`~wheelguard.errors.InvalidWheel` that stopped it."""
+        results: dict[Version, Wheel | WheelguardError] = {}
+
+        def done(version: Version, outcome: Path | ProviderUnavailable) -> None:
+            result: Wheel | WheelguardError = outcome if isinstance(
+                outcome, ProviderUnavailable) else _scan(outcome, only)
+            results[version] = result
+            if on_done is not None:
+                on_done(version, result)
+
+        self.obtain_many(name, versions, target, jobs=jobs, on_done=done)
+        return {v: results[v] for v in sorted(results)}
+
+    def _pip(self, args: list[str], watch: Callable[[str], str | None] | None = None
+             ) -> Completed:
         cmd = [*self.pip, *args, "--disable-pip-version-check"]
-        done = run_tool(cmd, timeout=self.timeout)
+        done = run_tool(cmd, timeout=self.timeout, watch=watch)
+        if done.stopped is not None:  # the only watch is the size limit's
+            raise ProviderTooLarge(done.stopped)
         if done.returncode is None:
             raise ProviderUnavailable(f"{' '.join(cmd[:4])}: {done.why()}")
         return done
+
+    def _size_watch(self, line: str) -> str | None:
+        """Stop pip when it announces a wheel over the size limit, before the bytes come.
+        The announced size is rounded; the file's real size is checked again once saved."""
+        m = _ANNOUNCED.match(line)
+        if m is None:
+            return None
+        unit = _UNITS[m["unit"]]
+        announced = float(m["size"]) * unit
+        if announced - unit // 10 > self.max_wheel_size:
+            return (f"{m['file']} is {m['size']} {m['unit']}, over the "
+                    f"{format_bytes(self.max_wheel_size)} limit for provider wheels")
+        return None
 
     def _target_args(self, target: Target) -> list[str]:
         args = ["--only-binary=:all:", "--python-version", target.python]
@@ -262,8 +365,9 @@ class ProviderLookup:
         # A temporary directory beside the cache: a failed or interrupted download never
         # leaves a partial wheel where the next run would read it.
         with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp:
-            proc = self._pip(["download", f"{name}=={version}", "--no-deps", "-q", "-d", tmp,
-                              *self._target_args(target)])
+            proc = self._pip(["download", f"{name}=={version}", "--no-deps", "--progress-bar",
+                              "off", "-d", tmp, *self._target_args(target)],
+                             watch=self._size_watch)
             got = sorted(Path(tmp).glob("*.whl"))
             if proc.returncode != 0 or not got:
                 raise ProviderUnavailable(f"pip download {name}=={version} failed: {proc.why()}")

@@ -37,10 +37,12 @@ from wheelguard.reading.distinfo import (
     read_wheel_file,
 )
 
-__all__ = ["ProgressFn", "scan_extents", "scan_wheel"]
+__all__ = ["MemberFilter", "ProgressFn", "scan_extents", "scan_wheel"]
 
 ProgressFn = Callable[[int], None]
 """Called with a byte count each time that many more member bytes have been read."""
+MemberFilter = Callable[[ArchivePath], bool]
+"""Which members to read, by path; the others are listed from the central directory only."""
 
 
 
@@ -50,8 +52,16 @@ def scan_wheel(
     limits: Limits | None = None,
     progress: ProgressFn | None = None,
     executor: Executor | None = None,
+    only: MemberFilter | None = None,
 ) -> Wheel:
-    """Open, validate and read a wheel. Raises :class:`InvalidWheel` for anything unsafe."""
+    """Open, validate and read a wheel. Raises :class:`InvalidWheel` for anything unsafe.
+
+    With ``only``, members it refuses are not inflated: they appear in :attr:`Wheel.members`
+    with their sizes and an empty digest and magic, and nothing of them is parsed. For a
+    dependency's wheel read to learn which libraries it ships and what they export (the
+    linkage analysis, ``wheelguard advise``), never for the wheel under audit: its RECORD
+    check needs every digest.
+    """
     path = str(path)
     filename = Path(path).name
     if not Path(path).exists():
@@ -64,7 +74,7 @@ def scan_wheel(
     with WheelArchive(path, limits) as archive:
         dist_info = find_dist_info(archive, path)
         # The members start streaming in worker threads while this thread parses metadata.
-        with _MemberScan(archive, progress, executor) as scan:
+        with _MemberScan(archive, progress, executor, only) as scan:
             metadata_fields, requires = read_metadata(archive, path, dist_info)
             wheel_fields = read_wheel_file(archive, path, dist_info)
             record = read_record(archive, path, dist_info)
@@ -117,10 +127,18 @@ class _MemberScan:
     """
 
     def __init__(
-        self, archive: WheelArchive, progress: ProgressFn | None, executor: Executor | None
+        self,
+        archive: WheelArchive,
+        progress: ProgressFn | None,
+        executor: Executor | None,
+        only: MemberFilter | None = None,
     ) -> None:
         self._names = archive.names()
         extents = archive.extents()
+        self._listed: dict[ArchivePath, _Scanned] = {}
+        if only is not None:
+            self._listed = {e.path: (_listed(e), None, None) for e in extents if not only(e.path)}
+            extents = tuple(e for e in extents if e.path not in self._listed)
         self._items = _plan(extents)
         self._progress = progress
         self._reader = RawReader(archive.path)
@@ -162,7 +180,7 @@ class _MemberScan:
     def result(
         self,
     ) -> tuple[tuple[Member, ...], tuple[Binary, ...], tuple[tuple[ArchivePath, str], ...]]:
-        scanned: dict[ArchivePath, _Scanned] = {}
+        scanned: dict[ArchivePath, _Scanned] = dict(self._listed)
         if not self._futures:
             for item in self._items:
                 for s in scan_extents(
@@ -292,6 +310,12 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
         # An unusual layout put something the parse reads in a dropped range: read it whole.
         return _scanned(ext, head, digest, reader.read(ext))
     return _scanned(ext, head, digest, b"".join(held) if held else None)
+
+
+def _listed(ext: Extent) -> Member:
+    """A member known from the central directory only (not read: no digest, no magic)."""
+    return Member(path=ext.path, size=ext.file_size, compressed_size=ext.compress_size,
+                  sha256="", magic=b"")
 
 
 def _scanned(ext: Extent, head: bytes, digest: bytes, data: Image | None) -> _Scanned:
