@@ -6,23 +6,24 @@ finding means the same thing wherever it shows up.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wheelguard.checks.context import AuditContext, make_context
 from wheelguard.checks.registry import run_checks
 from wheelguard.knowledge.trees import largest_trees
-from wheelguard.model import Finding, Severity, Wheel
+from wheelguard.model import Finding, Severity, Wheel, freeze_mapping
 from wheelguard.reading.scan import ProgressFn, scan_wheel
-from wheelguard.rules import lookup_rule
+from wheelguard.rules import RULES, Needs, lookup_rule
 
 if TYPE_CHECKING:
     from wheelguard.linkage.fetch import ProviderLookup
 
-__all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_wheel"]
+__all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_wheel", "checked_rules",
+           "given_inputs"]
 
 FindingFilter = Callable[[Wheel, tuple[Finding, ...]], tuple[Finding, ...]]
 """A post-pass over findings, e.g. a policy assigning actions and waivers
@@ -42,6 +43,9 @@ class AuditOptions:
     """Where dependency wheels come from; set, the linkage checks (WG7xx) run."""
     extras: tuple[str, ...] = ()
     """Extras whose Requires-Dist count as declared in the linkage analysis."""
+    severity: Mapping[str, Severity] = field(default_factory=lambda: freeze_mapping({}))
+    """Per rule code, the severity its findings get instead of the rule's default
+    (``[tool.wheelguard.severity]``)."""
 
     @staticmethod
     def codes(keys: Iterable[str]) -> frozenset[str]:
@@ -54,6 +58,11 @@ class AuditResult:
     wheel: Wheel
     context: AuditContext
     findings: tuple[Finding, ...]
+    checked: frozenset[str] = frozenset(RULES)
+    """The rule codes that ran: selected, and given what they need (dependency wheels, a
+    budget, a policy). A rule outside it was *not checked*; no finding of it means nothing."""
+    given: frozenset[Needs] = frozenset(("linkage", "size-budget", "policy"))
+    """What the audit was given of what rules may need (:attr:`wheelguard.rules.Rule.needs`)."""
 
     @property
     def largest_trees(self) -> list[tuple[str, int]]:
@@ -95,10 +104,36 @@ def audit_wheel(
             platform=ctx.platform, providers=ctx.providers,
         ))
     findings = run_checks(ctx)
+    if options.severity:
+        findings = tuple(
+            replace(f, severity=options.severity[f.check]) if f.check in options.severity else f
+            for f in findings
+        )
     if options.select:
         findings = tuple(f for f in findings if f.check in options.select)
     if options.ignore:
         findings = tuple(f for f in findings if f.check not in options.ignore)
     if post is not None:
         findings = post(wheel, findings)
-    return AuditResult(wheel=wheel, context=ctx, findings=findings)
+    given = given_inputs(options, linkage=ctx.linkage is not None, policy=post is not None)
+    return AuditResult(wheel=wheel, context=ctx, findings=findings,
+                       checked=checked_rules(options, given), given=given)
+
+
+def given_inputs(options: AuditOptions, *, linkage: bool, policy: bool) -> frozenset[Needs]:
+    """What an audit was given of what rules may need (``post`` is the policy pass)."""
+    have: dict[Needs, bool] = {
+        "linkage": linkage, "policy": policy,
+        "size-budget": options.size_budget is not None or options.installed_budget is not None,
+    }
+    return frozenset(k for k, v in have.items() if v)
+
+
+def checked_rules(options: AuditOptions, given: frozenset[Needs]) -> frozenset[str]:
+    """The rules an audit runs: selected, and given what the rules table says each needs."""
+    return frozenset(
+        code for code, rule in RULES.items()
+        if (rule.needs is None or rule.needs in given)
+        and (not options.select or code in options.select)
+        and code not in options.ignore
+    )

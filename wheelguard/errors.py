@@ -4,13 +4,25 @@ Code below the CLI raises these; only the CLI boundary (:mod:`wheelguard.cli`) p
 a user never sees a traceback for a problem with their input. The base derives from
 ``Exception`` (not ``BaseException``): wheelguard is a library too.
 
-Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage errors and unreadable
-input, 3 a repair that could not be carried out, 4 a smoke run that failed to set up.
+Exit codes, the same for every command (README.md lists them per command):
+
+- 0: nothing reaches ``--fail-on`` (audit, report: every wheel ready; repair: repaired, and
+  nothing at or above ``--fail-on`` is left; diff: done);
+- 1: findings at or above ``--fail-on`` (audit: new ones only, with ``--baseline``; repair: in
+  the repaired wheel), a release checklist with an item failed or not checked, a smoke check
+  that failed;
+- 2: usage errors, unreadable wheels, policies, configuration, baselines or smoke results
+  (:class:`UsageError`, :class:`InvalidWheel`, :class:`InvalidPolicy`, :class:`InvalidConfig`);
+- 3: a repair the policy forbids or that cannot be carried out; nothing is written
+  (:class:`RepairError`);
+- 4: a smoke environment that could not be set up (:class:`SmokeError`);
+- 70: an internal error (a bug: rerun with ``--debug`` and report it); 130: interrupted.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "InvalidConfig",
     "InvalidPolicy",
     "InvalidWheel",
     "RepairError",
@@ -53,6 +65,16 @@ class InvalidPolicy(WheelguardError, ValueError):
         items = [problems] if isinstance(problems, str) else list(problems)
         self.problems = items
         super().__init__("; ".join(items) if len(items) == 1 else "\n  " + "\n  ".join(items))
+
+
+class InvalidConfig(WheelguardError, ValueError):
+    """``[tool.wheelguard]`` (or ``--config``) is malformed: every problem, each with file,
+    line and key, in one error."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(self.problems[0] if len(self.problems) == 1
+                         else "\n  " + "\n  ".join(self.problems))
 
 
 class RepairError(WheelguardError, RuntimeError):

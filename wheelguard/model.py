@@ -512,6 +512,9 @@ class Wheel:
     binaries: tuple[Binary, ...]
     unreadable_binaries: tuple[tuple[ArchivePath, str], ...] = ()
     """Members with native magic that the adapter could not parse, with the reason."""
+    file_size: int = 0
+    """Bytes of the wheel file itself (what an index's upload limit and a size budget count);
+    more than the compressed members, by the zip's headers and central directory."""
 
     _index: Mapping[str, Member] = field(init=False, repr=False, compare=False)
 

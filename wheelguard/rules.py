@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from wheelguard.model import Action, Finding, Severity, Subject, SubjectKind, freeze
 
-__all__ = ["ITEMS", "RULES", "UNIVERSAL_ACTIONS", "ChecklistItem", "Rule", "lookup_rule"]
+__all__ = [
+    "ITEMS", "RULES", "UNIVERSAL_ACTIONS", "ChecklistItem", "Needs", "Rule", "lookup_rule"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,11 @@ ITEMS: tuple[ChecklistItem, ...] = (
 )
 _ITEM_IDS = frozenset(i.id for i in ITEMS)
 
+Needs = Literal["linkage", "size-budget", "policy"]
+"""What a check needs beyond the wheel to run at all: dependency wheels (``--wheelhouse`` or
+``--download``), a size budget, or a policy. Without it the check is *not run*, which reports
+must say ("not checked"), never "no findings"."""
+
 UNIVERSAL_ACTIONS = frozenset({Action.FAIL, Action.WAIVE})
 """Actions every rule accepts: a project may forbid or waive any finding."""
 
@@ -60,6 +67,11 @@ class Rule:
     """Policy actions beyond fail/waive that can handle its findings."""
     summary: str
     hint: str
+    needs: Needs | None = None
+    """What the check needs beyond the wheel; None: it runs on every audit."""
+    unchecked: bool = False
+    """Its findings say that part of the check could not be done (a provider wheel that
+    could not be read): the checklist item is then *not checked*, whatever the severity."""
 
     def __post_init__(self) -> None:
         assert self.item in _ITEM_IDS, self.item
@@ -173,57 +185,68 @@ _ALL = (
     # 6xx: size
     Rule("WG601", "size-budget", E, "wheel", "size", _NONE,
          "The wheel is larger than the size budget.",
-         "See the largest trees in the finding's data; strip what does not run."),
+         "See the largest trees in the finding's data; strip what does not run.",
+         needs="size-budget"),
     # 7xx: linkage across wheels (only with --wheelhouse/--download: real provider wheels)
     Rule("WG701", "provider-undeclared", E, "needed", "loader", _PIP,
          "A library is found only through an RPATH/RUNPATH entry into a distribution the wheel "
          "does not declare, or declares only under an extra.",
-         "Declare the provider in Requires-Dist (unconditionally, with a version range)."),
+         "Declare the provider in Requires-Dist (unconditionally, with a version range).",
+         needs="linkage"),
     Rule("WG702", "provider-soname-missing", E, "needed", "loader", _NONE,
          "A version the declared range admits does not ship the SONAME the wheel needs "
          "(the provider changed or versioned its SONAME).",
          "Narrow the range to versions that ship it, or rebuild against the SONAME all of "
-         "them ship."),
+         "them ship.",
+         needs="linkage"),
     Rule("WG703", "provider-symbols-missing", E, "needed", "loader", _NONE,
          "A version the declared range admits does not export symbols the wheel imports from "
          "it (symbol versions compared where the provider defines them).",
-         "Narrow the range to versions that export them, or stop using the removed API."),
+         "Narrow the range to versions that export them, or stop using the removed API.",
+         needs="linkage"),
     Rule("WG704", "provider-duplicate", E, "provider", "one-runtime", _NONE,
          "One SONAME, or one runtime's C ABI (TVMFFI*), is provided by more than one "
          "distribution of the install (the wheel and a dependency, or two dependencies).",
          "Keep one provider: drop the bundled or statically linked copy and depend on the "
-         "distribution that owns the runtime."),
+         "distribution that owns the runtime.",
+         needs="linkage"),
     Rule("WG705", "provider-range-unbounded", W, "provider", "loader", _NONE,
          "Mangled C++ symbols are imported from a provider whose declared range has no upper "
          "bound: C++ ABIs change in minor releases and the loader cannot tell.",
-         "Cap the range (e.g. <0.2) and raise the cap only after checking the new version."),
+         "Cap the range (e.g. <0.2) and raise the cap only after checking the new version.",
+         needs="linkage"),
     Rule("WG706", "preload-dependent", Severity.INFO, "needed", "loader", _NONE,
          "A library is found only because an object with its SONAME is already loaded (the "
          "package imports the provider first): in every layout, or in the layouts where the "
          "wheel and the provider sit in different directories.",
          "Prove the import order with `wheelguard smoke`; keep the provider import ahead of "
-         "loading the library."),
+         "loading the library.",
+         needs="linkage"),
     Rule("WG707", "layout-unresolved", W, "needed", "loader", _NONE,
          "A dependency's library is found when everything shares one site-packages, but not "
          "at all (not even by preloading) when the wheel and the provider are installed apart "
          "(--system-site-packages, --target, --user).",
          "Load the provider's library before yours (import the provider), or make the NEEDED "
-         "name match the SONAME the provider's library carries."),
+         "name match the SONAME the provider's library carries.",
+         needs="linkage"),
     Rule("WG708", "manylinux-verdict", Severity.INFO, "wheel", "loader", _NONE,
          "The platform tag recomputed with the declared providers' libraries counted as "
          "present; an error when the tag the wheel carries does not hold.",
          "Build in the manylinux image of the tag, or declare the providers of the libraries "
-         "outside the tag's whitelist."),
+         "outside the tag's whitelist.",
+         needs="linkage"),
     Rule("WG709", "provider-unchecked", Severity.INFO, "provider", "loader", _NONE,
          "A provider of a needed library could not be checked: skipped, too large, no "
          "compatible wheel in the declared range, or the download failed.",
          "Put its wheels in the --wheelhouse, or allow --download; a range no wheel satisfies "
-         "cannot be installed from binaries."),
+         "cannot be installed from binaries.",
+         needs="linkage", unchecked=True),
     # 8xx: what the project's own policy forbids
     Rule("WG801", "policy-fail", E, "member", "policy", _NONE,
          "A member matches a `fail` rule of the policy (or a waiver on it expired) while no "
          "check reports it: the project forbids shipping it.",
-         "Remove the member from the build, or change the policy rule (its reason says why)."),
+         "Remove the member from the build, or change the policy rule (its reason says why).",
+         needs="policy"),
 )
 
 RULES: Mapping[str, Rule] = {r.code: r for r in _ALL}

@@ -66,14 +66,67 @@ def test_every_wheelguard_command_in_the_examples_parses() -> None:
     lines = _commands(tool["audit-command"])
     for platform in ("linux", "macos"):
         lines += _commands(tool[platform]["repair-wheel-command"])
-    workflow = (EXAMPLES / "github-release.yml").read_text(encoding="utf-8")
-    lines += [m.group(1) for m in re.finditer(r"- run: (wheelguard .*)", workflow)]
+    for step in _workflow_steps():
+        lines += [ln.strip().removesuffix("|| true").strip()
+                  for ln in str(step.get("run", "")).splitlines() if ln.strip()]
     invocations = [inv for line in lines for inv in _wheelguard_invocations(line)]
-    assert len(invocations) >= 6
+    assert len(invocations) >= 10
     parser = build_parser()
     for argv in invocations:
         args = parser.parse_args(argv)  # SystemExit (a failure) on an unknown flag
-        assert args.command in {"audit", "repair", "policy"}
+        assert args.command in {"audit", "repair", "policy", "report"}
+
+
+def _workflow_steps() -> list[dict[str, Any]]:
+    yaml = pytest.importorskip("yaml")
+    doc = yaml.safe_load((EXAMPLES / "github-release.yml").read_text(encoding="utf-8"))
+    steps: list[dict[str, Any]] = doc["jobs"]["build"]["steps"]
+    return steps
+
+
+def test_cibuildwheel_keeps_the_abi3_audit_and_installs_in_the_container() -> None:
+    """Setting audit-command replaces cibuildwheel's default abi3audit: the example must keep
+    it; and the Linux repair runs in the container, which must get wheelguard first."""
+    pytest.importorskip("cibuildwheel")
+    defaults = tomllib.loads(
+        resources.files("cibuildwheel").joinpath("resources/defaults.toml").read_text())
+    default_audit = defaults["tool"]["cibuildwheel"]["audit-command"]
+    tool = _cibw_config()["tool"]["cibuildwheel"]
+    assert default_audit in _commands(tool["audit-command"])
+    assert "abi3audit" in tool["audit-requires"]
+    assert any(r.startswith("wheelguard>=") for r in tool["audit-requires"])
+    assert "wheelguard" in tool["linux"]["before-all"]
+    text = (EXAMPLES / "cibuildwheel.toml").read_text(encoding="utf-8")
+    assert "cibuildwheel >= 4" in text
+    assert "inside the manylinux build container".lower() in text.lower()
+
+
+def test_workflow_keeps_every_report_when_the_gate_fails() -> None:
+    steps = _workflow_steps()
+    gate = next(i for i, s in enumerate(steps) if s.get("name") == "gate")
+    assert "--fail-on error" in steps[gate]["run"]
+    for step in steps[:gate]:
+        if "wheelguard audit" in str(step.get("run", "")):
+            assert "--fail-on never" in step["run"]  # the reports exist whatever the verdict
+    after = steps[gate + 1:]
+    assert after
+    assert all(s.get("if") == "always()" for s in after)
+    uses = {s.get("uses", "").split("@")[0]: s for s in after}
+    assert uses["github/codeql-action/upload-sarif"]["with"]["sarif_file"] == "wheelguard.sarif"
+    uploaded = uses["actions/upload-artifact"]["with"]["path"]
+    for name in ("wheelguard-audit.json", "wheelguard.sarif", "RELEASE.md", "RELEASE.html"):
+        assert name in uploaded
+
+
+def test_pre_commit_hook_runs_a_real_command() -> None:
+    yaml = pytest.importorskip("yaml")
+    hooks = yaml.safe_load((EXAMPLES.parents[1] / ".pre-commit-hooks.yaml").read_text())
+    (hook,) = hooks
+    argv = [*hook["entry"].split()[1:], "sample_projects/tinykern/pyproject.toml"]
+    assert build_parser().parse_args(argv).command == "policy"
+    assert re.search(hook["files"], "pyproject.toml")
+    assert re.search(hook["files"], "ci/wheelguard.toml")
+    assert not re.search(hook["files"], "setup.cfg")
 
 
 def test_repair_hook_leaves_one_wheel_in_dest_dir() -> None:

@@ -42,10 +42,15 @@ def test_clean_wheel_with_its_smoke_result_is_ready(
 ) -> None:
     wheel = fixture_wheels["clean"].path
     smoke = _smoke_for(wheel, tmp_path)
-    proc = run_wheelguard("report", wheel, "--smoke", smoke)
+    house = tmp_path / "wheelhouse"
+    house.mkdir()
+    # Every item must be given what it checks: a budget, a policy, dependency wheels.
+    proc = run_wheelguard("report", wheel, "--smoke", smoke, "--size-budget", "100MB",
+                          "--policy", "default", "--wheelhouse", house)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ready to ship" in proc.stdout
     assert "**not ready**" not in proc.stdout
+    assert ": not checked (" not in proc.stdout
 
 
 def test_without_smoke_result_the_release_is_not_signed_off(
@@ -53,7 +58,11 @@ def test_without_smoke_result_the_release_is_not_signed_off(
 ) -> None:
     statuses = _statuses(fixture_wheels["clean"].path, [])
     assert statuses.pop("smoke") == "skip"
-    assert set(statuses.values()) == {"pass"}
+    # Nor is what this audit was not given: dependency wheels, a budget, a policy.
+    assert {k for k, v in statuses.items() if v == "skip"} == {
+        "one-runtime", "loader", "size", "policy"}
+    assert {k for k, v in statuses.items() if v == "pass"} == {
+        "integrity", "search-paths", "contents"}
     proc = run_wheelguard("report", fixture_wheels["clean"].path)
     assert proc.returncode == 1
 

@@ -19,8 +19,8 @@ from wheelguard.errors import WheelguardError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report", "advise", "fix-source",
-            "sbom")
+COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report", "advise", "diff",
+            "fix-source", "sbom")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = wants_debug or os.environ.get("WHEELGUARD_DEBUG") == "1"
+    # Reports record how they were made (wheelguard.report.provenance).
+    args.command_line = ["wheelguard", *words]
     try:
         return int(args.func(args, parser))
     except WheelguardError as e:

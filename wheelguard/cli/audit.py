@@ -1,31 +1,40 @@
-"""``wheelguard audit WHEEL...``: the CI gate."""
+"""``wheelguard audit WHEEL...``: the CI gate.
+
+Exit 0 when nothing (new, with ``--baseline``) reaches ``--fail-on``, 1 when something does,
+2 for usage errors and unreadable wheels, policies, configuration or baselines. Output: text
+for logs (one line per finding), JSON, SARIF 2.1.0, JUnit XML, or GitHub annotations; on
+GitHub Actions the text run also annotates and writes the job summary.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wheelguard.cli.common import (
+    add_config_options,
+    add_fail_on,
     add_output_options,
     add_policy_option,
     add_provider_options,
     add_python_version,
+    add_text_options,
     add_wheels_argument,
-    expand_wheels,
-    policy_filter,
-    progress_bar,
-    severity_or_never,
     size_arg,
 )
-from wheelguard.errors import InvalidWheel, UsageError
+from wheelguard.errors import InvalidWheel
 from wheelguard.model import Severity
 
 if TYPE_CHECKING:
     from wheelguard.audit import AuditResult
+    from wheelguard.report.provenance import RunInfo
 
-__all__ = ["configure_parser", "execute"]
+__all__ = ["FORMATS", "configure_parser", "execute"]
+
+FORMATS = ("text", "json", "sarif", "junit", "github")
 
 
 def configure_parser(sub: Any) -> None:
@@ -33,17 +42,12 @@ def configure_parser(sub: Any) -> None:
         "audit",
         help="check wheels for duplicate runtimes, bad RPATHs, shipped build trees and more",
         description="Check wheels without unpacking them. Exit 0 when nothing reaches "
-        "--fail-on, 1 when something does, 2 for usage errors and unreadable wheels.",
+        "--fail-on, 1 when something does (with --baseline: something new), 2 for usage "
+        "errors and unreadable wheels, policies, configuration or baselines.",
     )
     add_wheels_argument(p)
-    add_output_options(p, ("text", "json"))
-    p.add_argument(
-        "--fail-on",
-        type=severity_or_never,
-        default=Severity.ERROR,
-        metavar="LEVEL",
-        help="error (default), warning, info or never",
-    )
+    add_output_options(p, FORMATS)
+    add_fail_on(p)
     p.add_argument("--select", action="append", default=[], metavar="CHECK",
                    help="only these checks (code or name; repeatable, comma-separated)")
     p.add_argument("--ignore", action="append", default=[], metavar="CHECK",
@@ -52,76 +56,124 @@ def configure_parser(sub: Any) -> None:
                    help="fail (WG601) when the wheel file is larger, e.g. 100MB")
     p.add_argument("--installed-size-budget", type=size_arg, metavar="SIZE",
                    help="fail (WG601) when the installed members total more")
+    p.add_argument("--baseline", metavar="AUDIT.json",
+                   help="a saved `audit --format json`: its findings are shown as known and "
+                        "do not fail the run; only new ones do")
     add_python_version(p)
     p.add_argument("--no-hints", action="store_true", help="leave out fix hints in text output")
+    add_text_options(p)
     add_policy_option(p)
+    add_config_options(p)
     add_provider_options(p)
     p.set_defaults(func=execute)
 
 
-def _codes(values: list[str]) -> frozenset[str]:
-    from wheelguard.audit import AuditOptions
-
-    keys = [k.strip() for v in values for k in v.split(",") if k.strip()]
-    try:
-        return AuditOptions.codes(keys)
-    except KeyError as e:
-        raise UsageError(str(e.args[0])) from None
-
-
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from wheelguard.audit import AuditOptions, audit_wheel
-    from wheelguard.cli.common import provider_lookup
-
-    options = AuditOptions(
-        select=_codes(args.select),
-        ignore=_codes(args.ignore),
-        size_budget=args.size_budget,
-        installed_budget=args.installed_size_budget,
-        python=args.python_version,
-        providers=provider_lookup(args),
-        extras=tuple(args.extra),
+    from wheelguard.audit import audit_wheel
+    from wheelguard.cli.common import (
+        audit_options,
+        expand_wheels,
+        load_policies,
+        policy_filter,
+        project_config,
+        provider_lookup,
+        resolve_fail_on,
+        run_info,
     )
-    post = policy_filter(args.policy)
+    from wheelguard.report.progress import Progress
+
+    del parser
+    config = project_config(args)
+    fail_on = resolve_fail_on(args.fail_on, config)
+    providers = provider_lookup(args, config)
+    policies = load_policies(args.policy, config)
+    options = audit_options(args, config, providers)
+    post = policy_filter(policies)
+    baseline = None
+    if args.baseline:
+        from wheelguard.baseline import load_baseline
+
+        baseline = load_baseline(args.baseline)
     wheels = expand_wheels(args.wheels)
-    total = sum(Path(w).stat().st_size for w in wheels if Path(w).is_file())
+    sizes = [Path(w).stat().st_size if Path(w).is_file() else 0 for w in wheels]
     results: list[AuditResult] = []
     errors: list[tuple[str, str]] = []
-    with progress_bar("auditing", total, enabled=total > (32 << 20)) as bar:
-        def advance(n: int) -> None:
-            if bar is not None:
-                bar.advance(bar.task_ids[0], n)
-
-        for w in wheels:
+    slow = providers is not None and providers.download
+    with Progress(total_bytes=sum(sizes), wheels=len(wheels), enabled=not args.quiet,
+                  slow=slow) as progress:
+        for i, w in enumerate(wheels):
+            progress.wheel(i, w, sizes[i])
+            if providers is not None:
+                progress.step("the linkage checks read dependency wheels"
+                              + (" (pip may download them)" if slow else ""))
             try:
-                results.append(audit_wheel(w, options, progress=advance, post=post))
+                results.append(audit_wheel(w, options, progress=progress.advance, post=post))
             except InvalidWheel as e:
                 errors.append((w, e.reason))
+    if baseline is not None:
+        from wheelguard.baseline import apply_baseline
+
+        results = apply_baseline(results, baseline)
     for w, reason in errors:
         # The report (stdout or --output) lists these too; stderr is where a CI log reader
         # and a calling script look for why the exit code is 2: one line per wheel.
         print(f"wheelguard: error: {w}: {' '.join(reason.split())}", file=sys.stderr)
-    fail_on = args.fail_on
-    if args.format == "json":
-        from wheelguard.report.json import render_json
+    run = run_info(args, config, policies, fail_on=fail_on, providers=providers,
+                   baseline=args.baseline)
+    code = _exit_code(results, errors, fail_on)
+    on_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    _emit(_render(args, results, errors, run, code), args.output)
+    if on_actions and args.format != "github":
+        from wheelguard.report.github import render_annotations
 
-        _emit(render_json(results, errors, fail_on=fail_on), args.output)
-        return _exit_code(results, errors, fail_on)
+        # On stderr: stdout may be a JSON or SARIF document that must stay parseable, and the
+        # runner reads workflow commands from both streams.
+        sys.stderr.write(render_annotations(results, errors, run=run))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and (on_actions or args.format == "github"):
+        from wheelguard.report.checklist import build_checklist, render_checklist_markdown
+        from wheelguard.report.github import append_step_summary
+
+        append_step_summary(summary, render_checklist_markdown(build_checklist(results),
+                                                               run=run))
+    return code
+
+
+def _render(args: argparse.Namespace, results: list[AuditResult],
+            errors: list[tuple[str, str]], run: RunInfo, code: int) -> str | None:
+    """The report as text for ``--output``/stdout; None when it was printed to the console."""
+    match args.format:
+        case "json":
+            from wheelguard.report.json import render_json
+
+            return render_json(results, errors, run=run)
+        case "sarif":
+            from wheelguard.report.sarif import render_sarif
+
+            return render_sarif(results, errors, run=run)
+        case "junit":
+            from wheelguard.report.junit import render_junit
+
+            return render_junit(results, errors, run=run)
+        case "github":
+            from wheelguard.report.github import render_annotations
+
+            return render_annotations(results, errors, run=run)
     # rich only for people: a JSON gate in CI does not pay for importing a terminal UI.
-    from rich.console import Console
+    import io
 
-    from wheelguard.report.text import render_text
+    from wheelguard.report.text import TextOptions, make_console, render_text
 
+    opts = TextOptions(hints=not args.no_hints, max_per_check=args.max_per_check,
+                       quiet=args.quiet)
     if args.output:
-        # Capture.get() holds what was printed; export_text() would see an empty record,
-        # because captured output never reaches the record buffer.
-        console = Console(width=120, force_terminal=False)
-        with console.capture() as capture:
-            render_text(console, results, errors, fail_on=fail_on, verbose=not args.no_hints)
-        _emit(capture.get(), args.output)
-    else:
-        render_text(Console(), results, errors, fail_on=fail_on, verbose=not args.no_hints)
-    return _exit_code(results, errors, fail_on)
+        buffer = io.StringIO()
+        console = make_console("never" if args.color == "auto" else args.color, file=buffer)
+        render_text(console, results, errors, run=run, exit_code=code, options=opts)
+        return buffer.getvalue()
+    render_text(make_console(args.color), results, errors, run=run, exit_code=code,
+                options=opts)
+    return None
 
 
 def _exit_code(
@@ -132,7 +184,9 @@ def _exit_code(
     return 1 if any(r.fails(fail_on) for r in results) else 0
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(text: str | None, output: str | None) -> None:
+    if text is None:
+        return
     if output is None:
         sys.stdout.write(text)
         return

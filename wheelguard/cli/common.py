@@ -23,20 +23,32 @@ from wheelguard.util.units import format_bytes, parse_size
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from wheelguard.audit import FindingFilter
+    from wheelguard.audit import AuditOptions, FindingFilter
+    from wheelguard.config import FailOn, ProjectConfig
     from wheelguard.linkage.fetch import ProviderLookup
+    from wheelguard.policy.schema import PolicySet
+    from wheelguard.report.provenance import RunInfo
 
 __all__ = [
+    "add_config_options",
+    "add_fail_on",
     "add_output_options",
     "add_policy_option",
     "add_provider_options",
     "add_python_version",
+    "add_text_options",
     "add_wheels_argument",
+    "audit_options",
     "expand_wheels",
+    "fail_on_arg",
+    "load_policies",
     "policy_filter",
     "progress_bar",
+    "project_config",
     "provider_lookup",
     "python_version",
+    "resolve_fail_on",
+    "run_info",
     "severity_or_never",
     "size_arg",
 ]
@@ -71,6 +83,83 @@ def severity_or_never(text: str) -> Severity | None:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def fail_on_arg(text: str) -> FailOn:
+    """``--fail-on``: a severity, or ``never``; kept apart from "not given" (None), which
+    lets ``[tool.wheelguard] fail-on`` decide."""
+    if text.strip().lower() == "never":
+        return "never"
+    try:
+        return Severity.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_fail_on(p: argparse.ArgumentParser, *, what: str = "exit 1") -> None:
+    p.add_argument("--fail-on", type=fail_on_arg, default=None, metavar="LEVEL",
+                   help=f"error, warning, info or never: the level at which to {what} "
+                        "(default: [tool.wheelguard] fail-on, else error)")
+
+
+def resolve_fail_on(given: FailOn | None, config: ProjectConfig) -> Severity | None:
+    """The command line, else the configuration, else error; None means never fail."""
+    value = given if given is not None else config.fail_on
+    if value is None:
+        return Severity.ERROR
+    return None if value == "never" else value
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("configuration")
+    g.add_argument("--config", metavar="FILE",
+                   help="read [tool.wheelguard] from FILE (default: the nearest pyproject.toml "
+                        "that has one, from the working directory upwards)")
+    g.add_argument("--isolated", action="store_true",
+                   help="ignore every [tool.wheelguard]: only the command line counts")
+
+
+def project_config(args: argparse.Namespace) -> ProjectConfig:
+    from wheelguard.config import load_config
+
+    return load_config(explicit=getattr(args, "config", None), cwd=Path.cwd(),
+                       isolated=bool(getattr(args, "isolated", False)))
+
+
+def load_policies(names: list[str], config: ProjectConfig) -> PolicySet | None:
+    """``--policy`` (paths relative to the working directory), else ``[tool.wheelguard]
+    policies`` (relative to its file); None when neither names one."""
+    if not names and config.policies is None:
+        return None  # the common CI case: skip importing and compiling the policy machinery
+    from wheelguard.policy.load import load_policy_set
+
+    if names:
+        return load_policy_set(names, project_dir=Path.cwd())
+    if config.root is None or not config.policies:
+        return None
+    return load_policy_set(list(config.policies), project_dir=config.root,
+                           base_dir=config.root)
+
+
+def add_text_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("text output")
+    g.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour the text output (auto: on a terminal, unless NO_COLOR is set)")
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="only the findings that fail the gate, and the summary line; no "
+                        "progress")
+    g.add_argument("--max-per-check", type=_positive, default=None, metavar="N",
+                   help="show at most N findings per check and wheel (default: all)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"want a positive number, not {text!r}")
+    return value
+
+
 def add_wheels_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs are expanded)")
 
@@ -88,7 +177,8 @@ def expand_wheels(patterns: list[str]) -> list[str]:
 
 def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
     """``--format`` (the first format is the default) and ``-o``."""
-    p.add_argument("--format", choices=formats, default=formats[0])
+    p.add_argument("--format", choices=formats, default=formats[0],
+                   help=f"output format (default {formats[0]})")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here, not stdout")
 
 
@@ -105,7 +195,7 @@ def add_policy_option(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="FILE|NAME",
         help="policy file, or the name of a shipped policy (default, tvm-ffi, tilelang); "
-        "repeatable, later ones win. Default: what [tool.wheelguard] in ./pyproject.toml names",
+        "repeatable, later ones win. Default: what [tool.wheelguard] policies names",
     )
 
 
@@ -154,12 +244,16 @@ def add_provider_options(p: argparse.ArgumentParser, description: str | None = N
                                         f"(default {format_bytes(DEFAULT_MAX_WHEEL_SIZE)})")
 
 
-def provider_lookup(args: argparse.Namespace) -> ProviderLookup | None:
+def provider_lookup(args: argparse.Namespace, config: ProjectConfig | None = None
+                    ) -> ProviderLookup | None:
     """The lookup the options ask for; None when neither --wheelhouse nor --download is given
-    (the audit then stays hermetic)."""
+    (the audit then stays hermetic). ``[tool.wheelguard] wheelhouse`` stands in for a
+    --wheelhouse not given."""
     from wheelguard.linkage.fetch import ProviderLookup
 
     wheelhouses = tuple(Path(d) for d in args.wheelhouse)
+    if not wheelhouses and config is not None:
+        wheelhouses = config.wheelhouse
     for d in wheelhouses:
         if not d.is_dir():
             raise UsageError(f"--wheelhouse {d}: not a directory")
@@ -171,21 +265,62 @@ def provider_lookup(args: argparse.Namespace) -> ProviderLookup | None:
     )
 
 
-def policy_filter(names: list[str]) -> FindingFilter | None:
-    """The policy post-pass, when --policy or [tool.wheelguard] asks for one."""
-    if not names and not _may_name_policies(Path.cwd() / "pyproject.toml"):
-        return None  # the common CI case: skip importing and compiling the policy machinery
+def policy_filter(policies: PolicySet | None) -> FindingFilter | None:
+    """The policy post-pass for the policies in force, if any."""
+    if policies is None:
+        return None
     from wheelguard.policy.decide import assign_actions
-    from wheelguard.policy.load import load_policy_set
 
-    policies = load_policy_set(names, project_dir=Path.cwd())
-    return assign_actions(policies) if policies is not None else None
+    return assign_actions(policies)
 
 
-def _may_name_policies(pyproject: Path) -> bool:
-    """False only when ./pyproject.toml cannot hold a [tool.wheelguard] table (a cheap text
-    test; the policy loader parses it properly when it can)."""
+def _codes(values: list[str]) -> frozenset[str]:
+    from wheelguard.audit import AuditOptions
+
+    keys = [k.strip() for v in values for k in v.split(",") if k.strip()]
     try:
-        return b"wheelguard" in pyproject.read_bytes()
-    except OSError:
-        return False
+        return AuditOptions.codes(keys)
+    except KeyError as e:
+        raise UsageError(str(e.args[0])) from None
+
+
+def audit_options(args: argparse.Namespace, config: ProjectConfig,
+                  providers: ProviderLookup | None = None) -> AuditOptions:
+    """The options of one audit: the command line over ``[tool.wheelguard]`` over defaults.
+    ``--select``/``--ignore`` on the command line replace the table's lists."""
+    from wheelguard.audit import AuditOptions
+
+    select = getattr(args, "select", [])
+    ignore = getattr(args, "ignore", [])
+    size = getattr(args, "size_budget", None)
+    installed = getattr(args, "installed_size_budget", None)
+    return AuditOptions(
+        select=_codes(select) if select else config.select,
+        ignore=_codes(ignore) if ignore else config.ignore,
+        size_budget=size if size is not None else config.size_budget,
+        installed_budget=installed if installed is not None else config.installed_size_budget,
+        python=getattr(args, "python_version", None),
+        providers=providers,
+        extras=tuple(getattr(args, "extra", ())),
+        severity=config.severity,
+    )
+
+
+def run_info(args: argparse.Namespace, config: ProjectConfig, policies: PolicySet | None, *,
+             fail_on: Severity | None, providers: ProviderLookup | None = None,
+             baseline: str | None = None) -> RunInfo:
+    from wheelguard.report.provenance import PolicyInfo, RunInfo
+
+    linkage = None
+    if providers is not None:
+        where = [f"--wheelhouse {d}" for d in providers.wheelhouses]
+        if providers.download:
+            where.append("--download")
+        linkage = ", ".join(where)
+    return RunInfo(
+        command=tuple(getattr(args, "command_line", ()) or ()),
+        config=config,
+        policies=tuple(PolicyInfo(p.name, p.source, p.sha256)
+                       for p in (policies.policies if policies is not None else ())),
+        fail_on=fail_on, linkage=linkage, baseline=baseline,
+    )

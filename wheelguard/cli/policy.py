@@ -30,7 +30,8 @@ def configure_parser(sub: Any) -> None:
     )
     actions = p.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
     check = actions.add_parser(
-        "check", help="validate policy files (exit 0 valid, 2 with every problem listed)"
+        "check", help="validate policy files, and a pyproject.toml's [tool.wheelguard] with "
+        "the policies it names (exit 0 valid, 2 with every problem listed)"
     )
     check.add_argument("files", nargs="+", metavar="FILE|NAME")
     flags = actions.add_parser(
@@ -65,10 +66,26 @@ def exclude_flags(tool: str, libraries: Iterable[str]) -> list[str]:
     raise ValueError(msg)
 
 
+def _check_project(path: str) -> list[str]:
+    """``[tool.wheelguard]`` of one pyproject.toml and every policy it names: the problems."""
+    from wheelguard.cli.common import load_policies
+    from wheelguard.config import load_config
+    from wheelguard.errors import InvalidConfig, InvalidPolicy
+
+    try:
+        config = load_config(explicit=path, cwd=Path.cwd())
+        policies = load_policies([], config)
+    except (InvalidConfig, InvalidPolicy) as e:
+        return list(e.problems)
+    names = ", ".join(policies.names) if policies is not None else "no policies"
+    print(f"{path}: [tool.wheelguard] ok ({names})")
+    return []
+
+
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.errors import InvalidPolicy, UsageError
     from wheelguard.model import Action
-    from wheelguard.policy.load import load_policy, load_policy_set, shipped_policy_names
+    from wheelguard.policy.load import load_policy, shipped_policy_names
 
     del parser
     if args.policy_command == "list":
@@ -78,6 +95,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.policy_command == "check":
         problems: list[str] = []
         for name in args.files:
+            if Path(name).name == "pyproject.toml":
+                problems.extend(_check_project(name))
+                continue
             try:
                 policy = load_policy(name, base_dir=Path.cwd())
             except InvalidPolicy as e:
@@ -87,7 +107,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if problems:
             raise InvalidPolicy(problems)
         return 0
-    policies = load_policy_set(args.policy, project_dir=Path.cwd())
+    from wheelguard.cli.common import load_policies, project_config
+
+    policies = load_policies(args.policy, project_config(args))
     if policies is None:
         raise UsageError("no policy: pass --policy or name policies in [tool.wheelguard]")
     libraries = [

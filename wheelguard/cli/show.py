@@ -1,4 +1,8 @@
-"""``wheelguard show WHEEL``: what each native library needs and where the loader finds it."""
+"""``wheelguard show WHEEL...``: what each native library needs and where the loader finds it.
+
+Several wheels print one after another (JSON: an array of the one-wheel objects); lines are
+never wrapped, so a long RUNPATH stays greppable in a log.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ def configure_parser(sub: Any) -> None:
         "show",
         help="per native library: SONAME, NEEDED, RPATH/RUNPATH and how each NEEDED resolves",
     )
-    p.add_argument("wheel", metavar="WHEEL")
+    p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs expanded)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     add_python_version(p)
     p.add_argument("--deps", action="store_true",
@@ -65,28 +69,26 @@ def show_data(path: str, python: str | None = None) -> dict[str, Any]:
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from rich.console import Console
 
+    from wheelguard.cli.common import expand_wheels
     from wheelguard.report.show import deps_lines, show_lines
 
-    if args.deps:
-        data = deps_data(args)
-        if args.format == "json":
-            sys.stdout.write(json.dumps(data, indent=2) + "\n")
-        else:
-            console = Console(highlight=False)
-            for line in deps_lines(data):
-                console.print(line, highlight=False, overflow="fold")
-        return 0
-    data = show_data(args.wheel, args.python_version)
+    del parser
+    wheels = expand_wheels(args.wheels)
+    docs = [deps_data(args, w) if args.deps else show_data(w, args.python_version)
+            for w in wheels]
     if args.format == "json":
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n")
         return 0
-    console = Console(highlight=False)
-    for line in show_lines(data):
-        console.print(line, highlight=False, overflow="fold")
+    console = Console(highlight=False, soft_wrap=True)
+    for i, data in enumerate(docs):
+        if i:
+            console.print()
+        for line in deps_lines(data) if args.deps else show_lines(data):
+            console.print(line, highlight=False, soft_wrap=True)
     return 0
 
 
-def deps_data(args: argparse.Namespace) -> dict[str, Any]:
+def deps_data(args: argparse.Namespace, wheel: str) -> dict[str, Any]:
     """``show --deps`` as plain data: :func:`wheelguard.linkage.emulate.describe` of the analysis,
     restricted to the layouts asked for."""
     from wheelguard.cli.common import provider_lookup
@@ -96,7 +98,7 @@ def deps_data(args: argparse.Namespace) -> dict[str, Any]:
     from wheelguard.reading.scan import scan_wheel
 
     lookup = provider_lookup(args) or ProviderLookup()
-    linkage = analyse_linkage(scan_wheel(args.wheel), lookup, python=args.python_version,
+    linkage = analyse_linkage(scan_wheel(wheel), lookup, python=args.python_version,
                               extras=tuple(args.extra))
     data = describe(linkage)
     if args.layout:

@@ -372,10 +372,9 @@ def _sample(dep: Dependency, lookup: ProviderLookup, target: Target) -> Dependen
         available = lookup.versions(dep.name, target)
     except ProviderUnavailable as e:
         return replace(dep, problem=str(e))
-    where = "the wheelhouse" + (" or the index" if lookup.download else "")
     if not available:
         return replace(dep, problem=f"no wheel for Python {target.python} on "
-                                    f"{target.platforms[0]} or older in {where}")
+                                    f"{target.platforms[0]} or older: {lookup.where}")
     finals = [v for v in available if not v.is_prerelease] or list(available)
     newest = max(finals)
     roles: dict[Version, set[Role]] = defaultdict(set)

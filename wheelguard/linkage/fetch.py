@@ -182,6 +182,17 @@ class ProviderLookup:
     def cache_path(self) -> Path:
         return self.cache or cache_dir()
 
+    @property
+    def where(self) -> str:
+        """Where provider wheels were looked for, as a message says it (a lookup given no
+        --wheelhouse and no --download looked nowhere, and must not say "the wheelhouse")."""
+        places = [f"--wheelhouse {d}" for d in self.wheelhouses]
+        if self.download:
+            places.append("the wheel cache or the index")
+        if not places:
+            return "no --wheelhouse or --download given"
+        return "in " + " or ".join(places)
+
     def skipped(self, name: str) -> bool:
         canonical = canonicalize_name(name)
         return any(fnmatch.fnmatchcase(canonical, canonicalize_name(p)) for p in self.skip)
@@ -234,8 +245,7 @@ class ProviderLookup:
             self._download(name, version, target)
             local = [w for w in self.local(name, target) if w.version == version]
         if not local:
-            where = "the wheelhouse" + (" or the index" if self.download else "")
-            raise ProviderUnavailable(f"no compatible wheel of {name}=={version} in {where}")
+            raise ProviderUnavailable(f"no compatible wheel of {name}=={version}: {self.where}")
         best = min(local, key=lambda w: target.rank(w.tags) or 0)
         if best.size > self.max_wheel_size:
             raise ProviderTooLarge(

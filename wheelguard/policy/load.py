@@ -441,15 +441,17 @@ def project_policy_names(project_dir: Path) -> list[str] | None:
 
 
 def load_policy_set(
-    names: Sequence[str], *, project_dir: Path, today: dt.date | None = None
+    names: Sequence[str], *, project_dir: Path, today: dt.date | None = None,
+    base_dir: Path | None = None,
 ) -> PolicySet | None:
     """The policies named on the command line, else those ``[tool.wheelguard]`` names.
 
-    Paths from pyproject.toml are relative to ``project_dir``; paths given on the command line
-    to the current directory. None when neither names any policy. Every problem of every file
-    is collected into one :class:`InvalidPolicy`.
+    Paths from pyproject.toml are relative to ``project_dir``; paths in ``names`` to
+    ``base_dir`` (default: the current directory; :mod:`wheelguard.config` passes the
+    directory of the table that named them). None when neither names any policy. Every
+    problem of every file is collected into one :class:`InvalidPolicy`.
     """
-    base: Path | None = None
+    base: Path | None = base_dir
     chosen = list(names)
     if not chosen:
         from_project = project_policy_names(project_dir)

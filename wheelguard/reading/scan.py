@@ -94,6 +94,7 @@ def scan_wheel(
         members=members,
         binaries=binaries,
         unreadable_binaries=unreadable,
+        file_size=Path(path).stat().st_size,
     )
 
 

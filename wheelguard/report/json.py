@@ -9,7 +9,11 @@ from typing import Any
 
 from wheelguard import __version__
 from wheelguard.audit import AuditResult
+from wheelguard.baseline import fingerprint
 from wheelguard.model import Finding, Severity
+from wheelguard.report.coverage import not_checked
+from wheelguard.report.provenance import RunInfo
+from wheelguard.util.fs import file_sha256
 from wheelguard.util.plain import plain
 
 __all__ = ["SCHEMA_VERSION", "finding_to_json", "render_json", "result_to_json"]
@@ -28,6 +32,7 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
         "data": plain(f.data),
         "action": f.action,
         "waived": f.waived,
+        "fingerprint": fingerprint(f),
     }
 
 
@@ -41,11 +46,13 @@ def _counts(findings: Sequence[Finding]) -> dict[str, int]:
     }
 
 
-def result_to_json(result: AuditResult, *, failed: bool) -> dict[str, Any]:
+def result_to_json(result: AuditResult, *, failed: bool, sha256: str | None = None
+                   ) -> dict[str, Any]:
     w = result.wheel
     return {
         "path": w.path,
         "filename": w.filename,
+        "sha256": sha256 or file_sha256(w.path),
         "name": str(w.name),
         "version": str(w.version),
         "tags": sorted(str(t) for t in w.tags),
@@ -53,6 +60,7 @@ def result_to_json(result: AuditResult, *, failed: bool) -> dict[str, Any]:
         "failed": failed,
         "summary": {
             **_counts(result.findings),
+            "file_bytes": w.file_size,
             "files": len(w.members),
             "binaries": len(w.binaries),
             "compressed_bytes": w.total_compressed,
@@ -60,6 +68,9 @@ def result_to_json(result: AuditResult, *, failed: bool) -> dict[str, Any]:
             "largest_trees": [{"tree": t, "bytes": b} for t, b in result.largest_trees],
         },
         "findings": [finding_to_json(f) for f in result.findings],
+        "checked": sorted(result.checked),
+        "not_checked": {why or "deselected": list(codes)
+                        for why, codes in not_checked(result.checked, result.given).items()},
     }
 
 
@@ -67,14 +78,16 @@ def render_json(
     results: Sequence[AuditResult],
     errors: Sequence[tuple[str, str]],
     *,
-    fail_on: Severity | None,
+    run: RunInfo,
 ) -> str:
+    fail_on = run.fail_on
     wheels = [result_to_json(r, failed=r.fails(fail_on)) for r in results]
     all_findings = [f for r in results for f in r.findings]
     doc = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "wheelguard", "version": __version__},
         "fail_on": fail_on.label if fail_on else "never",
+        "run": run.to_json(),
         "wheels": wheels,
         "errors": [{"path": p, "error": e} for p, e in errors],
         "summary": {

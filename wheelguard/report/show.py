@@ -135,9 +135,16 @@ def deps_lines(data: dict[str, Any]) -> list[str]:
     if v is not None:
         provided = ", ".join(f"{p['library']} from {p['distribution']}" for p in v["provided"])
         state = "[green]holds[/]" if v["holds"] else "[bold red]does not hold[/]"
-        lines += ["", f"[bold]verdict[/] {v['claimed']} {state} with the declared providers "
-                      f"counted as present ({provided or 'none needed'}); oldest qualifying "
-                      f"tag: {v['oldest'] or 'none'}"]
+        if provided:
+            counted = f"with the declared providers' libraries counted as present ({provided})"
+        elif v["outside"]:
+            # Nothing was provided because no provider wheel was read, not because none was
+            # needed: the libraries listed next are exactly the ones nobody supplied.
+            counted = "with no provider library counted (no provider wheel was read)"
+        else:
+            counted = "(no library outside the wheel and the platform is needed)"
+        lines += ["", f"[bold]verdict[/] {escape(v['claimed'])} {state} {counted}; oldest "
+                      f"qualifying tag: {escape(v['oldest'] or 'none')}"]
         if v["outside"]:
             lines.append(f"  outside the whitelist: {', '.join(v['outside'])}")
         if v["too_new"]:
