@@ -40,7 +40,7 @@ from wheelguard.model import (
     SoName,
 )
 
-__all__ = ["MachOParseError", "is_macho", "parse_macho", "slice_ranges"]
+__all__ = ["MachOParseError", "is_macho", "parse_macho", "signature_range", "slice_ranges"]
 
 _THIN = {b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe"}
 _FAT = b"\xca\xfe\xba\xbe"
@@ -140,6 +140,16 @@ def slice_ranges(data: Data) -> list[tuple[int, int]]:
         whole.check(offset, size, f"architecture {i}")
         ranges.append((offset, size))
     return ranges
+
+
+def signature_range(data: Data, base: int, size: int) -> tuple[int, int] | None:
+    """``(dataoff, datasize)`` of the ``LC_CODE_SIGNATURE`` of the slice at ``base`` (offsets
+    relative to the slice), or None for an unsigned slice."""
+    reader = _SliceReader(data, base, size)
+    _magic, _cpu, _sub, _ftype, ncmds, sizeofcmds, _flags = reader.r.unpack(
+        "IiiIIII", 0, "mach header")
+    header = 32 if reader.is64 else 28
+    return reader._commands(header, ncmds, header + sizeofcmds).signature
 
 
 def parse_macho(path: ArchivePath, data: Data) -> Binary:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from packaging.requirements import Requirement
 
+from wheelguard.knowledge.names import loader_name
 from wheelguard.knowledge.providers import KnownProvider, find_requirement, provider_for_soname
 from wheelguard.loader.layout import (
     Entry,
@@ -103,8 +104,7 @@ def _provider(
 ) -> Resolution | None:
     """A load a declared (or known) distribution satisfies: through an entry into its
     directory, or by install name once it is loaded."""
-    leaf = posixpath.basename(name)
-    provider = provider_for_soname(leaf, providers)
+    provider = provider_for_soname(loader_name(name), providers)
     if provider is None:
         return None
     via: tuple[str | None, str | None] = (None, None)

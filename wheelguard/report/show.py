@@ -96,13 +96,13 @@ def _macho_lines(lib: Mapping[str, Any]) -> list[str]:
         about.append(" ".join(facts))
     lines = ["", f"[bold]{escape(lib['path'])}[/] [dim]{'; '.join(about)}[/]"]
     if lib["install_name"]:
-        lines.append(f"  install name   {escape(lib['install_name'])}")
+        lines.append(f"  {'install name':<20} {escape(lib['install_name'])}")
     for entry in lib["lc_rpath"]:
-        lines.append(f"  LC_RPATH       {escape(entry)}")
+        lines.append(f"  {'LC_RPATH':<20} {escape(entry)}")
     commands = {c["name"]: c["command"] for s in slices for c in s["load_commands"]}
     for r in lib["resolution"]:
         command = commands.get(r["needed"], "LC_LOAD_DYLIB")
-        lines.append(f"  {command:<14} {escape(r['needed'])} -> {resolution_text(r)}")
+        lines.append(f"  {command:<20} {escape(r['needed'])} -> {resolution_text(r)}")
     return lines
 
 
