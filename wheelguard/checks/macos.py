@@ -41,6 +41,8 @@ _DELOCATED = "/DLC/"
 """delocate gives each library it copies into ``.dylibs`` the install name
 ``/DLC/<package>/.dylibs/<name>``, a path that exists nowhere, so that nothing links against the
 copy by accident; its users load it through ``@loader_path``."""
+_SIGNATURE_WORDS = {"adhoc": "ad-hoc", "linker-signed": "ad-hoc (linker)",
+                    "certificate": "certificate"}
 _LOAD_COMMAND = {"load": "LC_LOAD_DYLIB", "weak": "LC_LOAD_WEAK_DYLIB",
                  "reexport": "LC_REEXPORT_DYLIB", "upward": "LC_LOAD_UPWARD_DYLIB",
                  "lazy": "LC_LAZY_LOAD_DYLIB"}
@@ -160,8 +162,9 @@ def _signatures(machos: list[Binary]) -> Iterator[Finding]:
             elif s.signature_valid is False:
                 yield RULES["WG326"].finding(
                     MemberSubject(path=b.path, library=b.name),
-                    f"the {s.arch} slice's {s.signature} signature does not match its bytes "
-                    "(edited after signing)", data={"arch": s.arch, "signature": s.signature})
+                    f"the {s.arch} slice's {_SIGNATURE_WORDS[s.signature]} signature does not "
+                    "match its bytes (edited after signing)",
+                    data={"arch": s.arch, "signature": s.signature})
 
 
 def _versions(
@@ -188,9 +191,10 @@ def _versions(
                 minor_only[f"{need[0]}.{need[1]}"].append(b.path)
     for version, paths in sorted(minor_only.items()):
         shown = sorted(set(paths))
+        many = "binaries need" if len(shown) > 1 else "binary needs"
         yield RULES["WG327"].finding(
             WheelSubject(),
-            f"{len(shown)} binaries need macOS {version} while the tag names "
+            f"{len(shown)} {many} macOS {version} while the tag names "
             f"{version.split('.')[0]}.0 (e.g. {shown[0]}); pip installs the wheel on "
             f"{version.split('.')[0]}.0 as well", data={"min_os": version, "paths": shown})
 

@@ -27,7 +27,7 @@ from typing import Literal
 
 from wheelguard.errors import UsageError
 from wheelguard.knowledge.names import library_leaf
-from wheelguard.model import Wheel
+from wheelguard.model import BinaryFormat, Wheel
 
 __all__ = ["TOOLS", "DelvewheelForm", "FlagsError", "Tool", "exclude_flags", "names_in_wheel"]
 
@@ -35,6 +35,8 @@ Tool = Literal["auditwheel", "delocate", "delvewheel"]
 TOOLS: tuple[Tool, ...] = ("auditwheel", "delocate", "delvewheel")
 DelvewheelForm = Literal["exclude", "no-dll"]
 
+_FORMATS: dict[Tool, BinaryFormat] = {"auditwheel": "elf", "delocate": "macho",
+                                      "delvewheel": "pe"}
 _GLOB = re.compile(r"[*?\[]")
 _ELF_SUFFIX = re.compile(r"\.so(\.[0-9*?]+)*\*?$")
 
@@ -58,9 +60,9 @@ def _is_elf(name: str) -> bool:
 def names_in_wheel(wheel: Wheel, tool: Tool) -> tuple[str, ...]:
     """The library names ``tool`` would consider in ``wheel``: its binaries of that tool's
     format and every library they load, by file name."""
-    fmt = {"auditwheel": "elf", "delocate": "macho", "delvewheel": "pe"}[tool]
+    fmt = _FORMATS[tool]
     names: dict[str, None] = {}
-    for b in wheel.iter_binaries(fmt):  # type: ignore[arg-type]
+    for b in wheel.iter_binaries(fmt):
         names[library_leaf(b.path)] = None
         if b.soname:
             names[library_leaf(b.soname)] = None
@@ -89,15 +91,12 @@ def exclude_flags(
         wanted = dylibs or [_stem(n) + "." for n in names if _is_elf(n)]
         values = _expand(tool, wanted, wheel_names, case=True)
         return [arg for v in values for arg in ("--exclude", v)]
-    if tool == "delvewheel":
-        values = _expand(tool, [n for n in names if _is_dll(n)], wheel_names, case=False)
-        if not values:
-            return []
-        if delvewheel_form == "no-dll":
-            return ["--no-dll", ";".join(values)]
-        return [arg for v in values for arg in ("--exclude", v)]
-    msg = f"unknown tool {tool!r}"
-    raise ValueError(msg)
+    values = _expand(tool, [n for n in names if _is_dll(n)], wheel_names, case=False)
+    if not values:
+        return []
+    if delvewheel_form == "no-dll":
+        return ["--no-dll", ";".join(values)]
+    return [arg for v in values for arg in ("--exclude", v)]
 
 
 def _stem(name: str) -> str:
