@@ -18,6 +18,11 @@ both). Exported symbols come from the export trie dyld binds against (``LC_DYLD_
 ``LC_DYLD_EXPORTS_TRIE``), else from the external symbols of ``LC_SYMTAB``; imported ones from
 the undefined externals of ``LC_SYMTAB``. The leading underscore of C symbols is removed, so
 ``_TVMFFIFunctionCall`` compares equal to the ELF and PE spelling.
+
+Why this module is long: it is the whole Mach-O decoder (universal header, load commands,
+symbol table and export trie, code-signature page hashes), each part a few dozen lines that
+share one bounds-checked reader and one error type; split, the parts would pass the slice's
+reader and offsets back and forth.
 """
 
 from __future__ import annotations
