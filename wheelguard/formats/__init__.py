@@ -19,8 +19,9 @@ __all__ = ["HEAD", "Image", "is_native", "keeps_whole", "parse_native"]
 HEAD = 8
 """Bytes of a member's start that tell its format."""
 
-Image = bytes | mmap.mmap
-"""A native member's bytes: whole, or a sparse image of a large ELF."""
+Image = bytes | bytearray | mmap.mmap
+"""A native member's bytes: whole (a large Mach-O or PE member is filled into a bytearray as it
+streams), or a sparse image of a large ELF."""
 
 
 def is_native(head: bytes) -> bool:
@@ -39,7 +40,8 @@ def parse_native(name: ArchivePath, data: Image) -> Binary | None:
     image)."""
     head = bytes(data[:HEAD])
     if elf.is_elf(head):
-        return elf.parse_elf(name, data)
+        # The scanner never fills a bytearray for ELF (it holds those sparsely).
+        return elf.parse_elf(name, bytes(data) if isinstance(data, bytearray) else data)
     if macho.is_macho(head):
         return macho.parse_macho(name, data)
     if pe.is_pe(head):

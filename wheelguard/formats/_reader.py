@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["Data", "Reader", "decode_name"]
 
-Data = bytes | mmap.mmap
+Data = bytes | bytearray | mmap.mmap
 """A whole member, as the scanner hands it over."""
 
 

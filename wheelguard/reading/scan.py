@@ -268,14 +268,18 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
     hasher = hashlib.sha256()
     head = b""
     image: ElfImage | None = None
+    whole: bytearray | None = None
+    """A Mach-O or PE member, filled in place (their adapters read tables anywhere in the
+    file): one buffer of the member's size, not a list of chunks joined into a second copy."""
     held: list[bytes] | None = []
-    """Chunks kept while the magic is unknown, then only for Mach-O and PE (their adapters read
-    tables anywhere in the file)."""
+    """Chunks kept while the magic is unknown."""
     pos = reported = 0
     for chunk in reader.iter_chunks(ext):
         hasher.update(chunk)
         if image is not None:
             image.write(pos, chunk)
+        elif whole is not None:
+            whole[pos : pos + len(chunk)] = chunk
         elif held is not None:
             held.append(chunk)
             if len(head) < HEAD:
@@ -288,7 +292,12 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
                             image.write(at, piece)
                             at += len(piece)
                         held = None
-                    elif not keeps_whole(head):
+                    elif keeps_whole(head):
+                        whole = bytearray(ext.file_size)
+                        joined = b"".join(held)
+                        whole[: len(joined)] = joined
+                        held = None
+                    else:
                         held = None
         pos += len(chunk)
         if progress is not None:
@@ -302,6 +311,8 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
                 return _scanned(ext, head, digest, image.buffer)
         # An unusual layout put something the parse reads in a dropped range: read it whole.
         return _scanned(ext, head, digest, reader.read(ext))
+    if whole is not None:
+        return _scanned(ext, head, digest, whole)
     return _scanned(ext, head, digest, b"".join(held) if held else None)
 
 
