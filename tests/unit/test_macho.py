@@ -46,7 +46,8 @@ def test_consumer_in_mach_o_words(native_fixtures: NativeFixtures) -> None:
     assert (s.signature, s.signature_valid) == ("linker-signed", True)
     assert {"foo_call", "foo_version"} <= b.exported
     assert {"TVMFFIFunctionCall", "upward_value", "weakdep_value", "getpid"} <= b.undefined
-    assert b.is_shared_object and not b.has_debug_info
+    assert b.is_shared_object
+    assert not b.has_debug_info
     assert b.macho.load_kind("@rpath/libweakdep.dylib") == "weak"
 
 
@@ -59,13 +60,16 @@ def test_versions_of_load_commands(native_fixtures: NativeFixtures) -> None:
 
 def test_universal_file_has_both_slices(native_fixtures: NativeFixtures) -> None:
     b = parse(native_fixtures, "macos/libfoo-universal2.dylib")
-    assert b.macho is not None and b.macho.fat
+    assert b.macho is not None
+    assert b.macho.fat
     assert b.macho.arches == ("x86_64", "arm64")
     assert b.machine == "arm64+x86_64"
     signatures = [(s.arch, s.signature, s.signature_valid) for s in b.macho.slices]
     assert signatures == [("x86_64", None, None), ("arm64", "linker-signed", True)]
     one = parse(native_fixtures, "macos/libfoo-fat-arm64-only.dylib")
-    assert one.macho is not None and one.macho.fat and one.macho.arches == ("arm64",)
+    assert one.macho is not None
+    assert one.macho.fat
+    assert one.macho.arches == ("arm64",)
 
 
 @pytest.mark.parametrize(
@@ -94,13 +98,18 @@ def test_signature_absent_present_and_broken(native_fixtures: NativeFixtures) ->
 
 def test_bundle_and_dsym_file_types(native_fixtures: NativeFixtures) -> None:
     bundle = parse(native_fixtures, "macos/core.abi3.so")
-    assert bundle.macho is not None and bundle.macho.file_type == "bundle"
-    assert bundle.soname is None and bundle.is_shared_object
-    assert "PyInit_core" in bundle.exported and "PyModule_Create2" in bundle.undefined
+    assert bundle.macho is not None
+    assert bundle.macho.file_type == "bundle"
+    assert bundle.soname is None
+    assert bundle.is_shared_object
+    assert "PyInit_core" in bundle.exported
+    assert "PyModule_Create2" in bundle.undefined
     dsym = parse(native_fixtures, DSYM)
     lib = parse(native_fixtures, "macos/libfoo-arm64.dylib")
-    assert dsym.is_debug_companion and not lib.is_debug_companion
-    assert dsym.has_debug_info and dsym.needed == ()
+    assert dsym.is_debug_companion
+    assert not lib.is_debug_companion
+    assert dsym.has_debug_info
+    assert dsym.needed == ()
     assert dsym.build_id == lib.build_id is not None
 
 
@@ -144,12 +153,14 @@ def test_slices_and_signature_location(native_fixtures: NativeFixtures) -> None:
     assert ranges[1][1] == len(thin)
     assert signature_range(fat, *ranges[0]) is None
     where = signature_range(fat, *ranges[1])
-    assert where is not None and where[0] + where[1] <= len(thin)
+    assert where is not None
+    assert where[0] + where[1] <= len(thin)
 
 
 def test_dispatch_reads_macho(native_fixtures: NativeFixtures) -> None:
     b = parse_native(ArchivePath("x.dylib"), native_fixtures.read("macos/libtvm_ffi-x86_64.dylib"))
-    assert b is not None and (b.format, b.machine) == ("macho", "x86_64")
+    assert b is not None
+    assert (b.format, b.machine) == ("macho", "x86_64")
 
 
 # ---- malformed input: MachOParseError, never anything else --------------------------------
@@ -183,7 +194,8 @@ def test_corrupted_fields_never_escape_as_other_errors(native_fixtures: NativeFi
             outcomes["parsed"] += 1
         except MachOParseError:
             outcomes["refused"] += 1
-    assert outcomes["refused"] > 50 and outcomes["parsed"] > 50, outcomes
+    assert outcomes["refused"] > 50, outcomes
+    assert outcomes["parsed"] > 50, outcomes
 
 
 def test_export_trie_cycle_is_refused(native_fixtures: NativeFixtures) -> None:

@@ -36,10 +36,13 @@ def test_machine_names_match_wheel_tags(
 ) -> None:
     b = parse(native_fixtures, name)
     assert (b.format, b.machine, b.bits) == ("pe", machine, bits)
-    assert b.is_shared_object and b.pe is not None and b.pe.kind == "dll"
+    assert b.is_shared_object
+    assert b.pe is not None
+    assert b.pe.kind == "dll"
     assert b.soname is None  # Windows loads DLLs by file name
     assert b.pe.imports == ("KERNEL32.dll", "tvm_ffi.dll")
-    assert "consumer_call" in b.exported and "TVMFFIFunctionCall" in b.undefined
+    assert "consumer_call" in b.exported
+    assert "TVMFFIFunctionCall" in b.undefined
 
 
 def test_delay_imports_are_needed_but_marked(native_fixtures: NativeFixtures) -> None:
@@ -52,9 +55,11 @@ def test_delay_imports_are_needed_but_marked(native_fixtures: NativeFixtures) ->
 
 def test_extension_module_and_grafted_copy(native_fixtures: NativeFixtures) -> None:
     ext = parse(native_fixtures, "windows/core.cp312-win_amd64.pyd")
-    assert ext.needed == ("python312.dll", "tvm_ffi.dll") and "PyInit_core" in ext.exported
+    assert ext.needed == ("python312.dll", "tvm_ffi.dll")
+    assert "PyInit_core" in ext.exported
     grafted = parse(native_fixtures, "windows/tvm_ffi-1a2b3c4d.dll")
-    assert grafted.pe is not None and grafted.pe.export_name == "tvm_ffi.dll"
+    assert grafted.pe is not None
+    assert grafted.pe.export_name == "tvm_ffi.dll"
     assert {"TVMFFIFunctionCall", "TVMFFIObjectIncRef"} <= grafted.exported
 
 
@@ -63,7 +68,8 @@ def test_same_facts_as_lief(native_fixtures: NativeFixtures, name: FixtureName) 
     data = native_fixtures.read(name)
     b = parse(native_fixtures, name)
     ref = lief.PE.parse(data)
-    assert ref is not None and b.pe is not None
+    assert ref is not None
+    assert b.pe is not None
     assert list(b.pe.imports) == [str(i.name) for i in ref.imports]
     assert list(b.pe.delay_imports) == [str(i.name) for i in ref.delay_imports]
     export = ref.get_export() if ref.has_exports else None
@@ -104,4 +110,5 @@ def test_corrupted_fields_never_escape_as_other_errors(native_fixtures: NativeFi
             outcomes["parsed"] += 1
         except PEParseError:
             outcomes["refused"] += 1
-    assert outcomes["refused"] > 20 and outcomes["parsed"] > 20, outcomes
+    assert outcomes["refused"] > 20, outcomes
+    assert outcomes["parsed"] > 20, outcomes

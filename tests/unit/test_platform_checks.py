@@ -70,13 +70,15 @@ def test_dsym_companion_is_debug_data_not_a_copy(L: Mapping[str, bytes], tmp_pat
     found = codes(audit(tmp_path / "a", files, MAC))
     assert not {"WG103", "WG104", "WG121", "WG404", "WG102"} & set(found)
     (message,) = found["WG420"]
-    assert "of demo/lib/libfoo.dylib" in message and "its UUID matches" in message
+    assert "of demo/lib/libfoo.dylib" in message
+    assert "its UUID matches" in message
     stale = {**files, "demo/lib/libfoo.dylib": with_uuid(L["macos/libfoo-arm64.dylib"],
                                                          bytes(16))}
     (message,) = codes(audit(tmp_path / "b", stale, MAC))["WG420"]
     assert "a stale companion" in message
     wheel_json = audit_wheel(build_wheel(tmp_path / "c", {**INIT, **files}, tag=MAC))
-    assert len(wheel_json.wheel.binaries) == 1 and len(wheel_json.wheel.debug_companions) == 1
+    assert len(wheel_json.wheel.binaries) == 1
+    assert len(wheel_json.wheel.debug_companions) == 1
 
 
 def test_delocate_placeholder_install_name_is_not_reported(L: Mapping[str, bytes],

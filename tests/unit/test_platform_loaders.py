@@ -45,7 +45,8 @@ def test_rpath_of_the_loader_serves_its_dependencies(L: Mapping[str, bytes],
     """core.abi3.so (LC_RPATH @loader_path/lib) loads @rpath/libfoo.dylib, which loads
     @rpath/libtvm_ffi.dylib without an LC_RPATH that finds it: dyld then tries the loader's
     entries, @loader_path expanded against the loader."""
-    core = replaced(L["macos/core.abi3.so"], "@rpath/libtvm_ffi.dylib", "@rpath/libfoo.dylib\0\0\0\0")
+    core = replaced(L["macos/core.abi3.so"], "@rpath/libtvm_ffi.dylib",
+                    "@rpath/libfoo.dylib\0\0\0\0")
     files = {**INIT, "demo/core.abi3.so": core,
              "demo/lib/libfoo.dylib": L["macos/libfoo-arm64.dylib"],
              "demo/lib/libtvm_ffi.dylib": L["macos/libtvm_ffi-arm64.dylib"]}
@@ -75,7 +76,8 @@ def test_absolute_and_executable_relative_loads(L: Mapping[str, bytes], tmp_path
     core = replaced(L["macos/core.abi3.so"], "@rpath/libtvm_ffi.dylib", "/opt/homebrew/lib/z.dyl")
     res = resolutions(build_wheel(tmp_path / "a", {**INIT, "demo/core.abi3.so": core}, tag=MAC))
     r = res["demo/core.abi3.so"]["/opt/homebrew/lib/z.dyl"]
-    assert r["kind"] == "unresolved" and "Homebrew" in r["reason"]
+    assert r["kind"] == "unresolved"
+    assert "Homebrew" in r["reason"]
     core = replaced(L["macos/core.abi3.so"], "@rpath/libtvm_ffi.dylib", "@executable_path/xyz.dy")
     res = resolutions(build_wheel(tmp_path / "b", {**INIT, "demo/core.abi3.so": core}, tag=MAC))
     assert "interpreter" in res["demo/core.abi3.so"]["@executable_path/xyz.dy"]["reason"]
@@ -92,7 +94,8 @@ def test_weak_load_is_a_warning_and_show_agrees(L: Mapping[str, bytes], tmp_path
     assert "LC_LOAD_UPWARD_DYLIB" in found[("WG320", "@rpath/libupward.dylib")].message
     rc, out, _err = run_inprocess(["show", path])
     assert rc == 0
-    assert "LC_LOAD_WEAK_DYLIB" in out and "@rpath/libweakdep.dylib -> not found" in out
+    assert "LC_LOAD_WEAK_DYLIB" in out
+    assert "@rpath/libweakdep.dylib -> not found" in out
     unresolved_in_show = {line.split()[1] for line in out.splitlines() if "not found" in line}
     assert unresolved_in_show == {n for _c, n in found}
 
@@ -150,7 +153,8 @@ def test_show_in_pe_words(L: Mapping[str, bytes], tmp_path: Path) -> None:
 
     (lib,) = json.loads(out)["libraries"]
     assert (lib["imports"], lib["delay_imports"]) == (["KERNEL32.dll"], ["tvm_ffi.dll"])
-    assert "soname" not in lib and "runpath" not in lib
+    assert "soname" not in lib
+    assert "runpath" not in lib
 
 
 def test_show_in_mach_o_words(L: Mapping[str, bytes], tmp_path: Path) -> None:
@@ -158,12 +162,13 @@ def test_show_in_mach_o_words(L: Mapping[str, bytes], tmp_path: Path) -> None:
              "demo/lib/libfoo.dylib.dSYM/Contents/Resources/DWARF/libfoo.dylib":
              L["macos/libfoo-arm64.dylib.dSYM/Contents/Resources/DWARF/libfoo-arm64.dylib"]}
     path = build_wheel(tmp_path, files, tag=MAC, requires_dist=[FFI_REQ])
-    rc, out, _err = run_inprocess(["show", "--format", "json", path])
+    _rc, out, _err = run_inprocess(["show", "--format", "json", path])
     import json
 
     doc = json.loads(out)
     (lib,) = doc["libraries"]
-    assert lib["lc_rpath"] == ["@loader_path/lib"] and lib["install_name"] is None
+    assert lib["lc_rpath"] == ["@loader_path/lib"]
+    assert lib["install_name"] is None
     (s,) = lib["slices"]
     assert s["load_commands"][1] == {"command": "LC_LOAD_DYLIB",
                                      "name": "@rpath/libtvm_ffi.dylib",
@@ -172,7 +177,9 @@ def test_show_in_mach_o_words(L: Mapping[str, bytes], tmp_path: Path) -> None:
     assert (s["min_os"], s["signature"], s["signature_valid"]) == ("11.0", "linker-signed", True)
     assert [d["path"] for d in doc["debug_companions"]] == [
         "demo/lib/libfoo.dylib.dSYM/Contents/Resources/DWARF/libfoo.dylib"]
-    rc, out, _err = run_inprocess(["show", path])
-    assert "RUNPATH" not in out and "SONAME" not in out and "$ORIGIN" not in out
+    _rc, out, _err = run_inprocess(["show", path])
+    assert "RUNPATH" not in out
+    assert "SONAME" not in out
+    assert "$ORIGIN" not in out
     assert "LC_RPATH             @loader_path/lib" in out
     assert "(debug data, never loaded" in out

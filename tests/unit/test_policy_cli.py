@@ -180,7 +180,8 @@ def test_flags_expand_globs_against_a_wheel(tmp_path: Path) -> None:
                       'provider = "apache-tvm-ffi"\nreason = "r"\n')
     rc, _out, err = run_inprocess(["policy", "flags", "--for", "delvewheel", "--policy",
                                    str(policy)])
-    assert rc == 2 and "--wheel" in err
+    assert rc == 2
+    assert "--wheel" in err
     rc, out, err = run_inprocess(["policy", "flags", "--for", "delvewheel", "--policy",
                                   str(policy), "--wheel", str(wheel)])
     assert rc == 0, err

@@ -90,7 +90,8 @@ def test_reseal_refuses_a_signature_it_cannot_redo(L: Mapping[str, bytes]) -> No
         reseal(bytes(data))
     result = apply_macho_edit("x", bytes(data), MachOEdit(path=ArchivePath("x"),
                                                           rpaths=("@loader_path",)))
-    assert result.signature is not None and "must be re-signed on macOS" in result.signature
+    assert result.signature is not None
+    assert "must be re-signed on macOS" in result.signature
 
 
 # ---- lief edits ----------------------------------------------------------------------------
@@ -113,7 +114,8 @@ def test_rename_install_name_and_rewrite_rpaths(L: Mapping[str, bytes], name: st
         for n in before.needed)
     assert after.rpath == ("@loader_path/../../tvm_ffi/lib", "@loader_path")
     # Kinds and positions of the load commands are kept: the bind ordinals stay right.
-    assert after.macho is not None and before.macho is not None
+    assert after.macho is not None
+    assert before.macho is not None
     assert [d.kind for d in after.macho.slices[0].dylibs] == [
         d.kind for d in before.macho.slices[0].dylibs]
     assert (after.exported, after.undefined) == (before.exported, before.undefined)
@@ -125,7 +127,8 @@ def test_rename_install_name_and_rewrite_rpaths(L: Mapping[str, bytes], name: st
 def test_unsigned_file_needs_no_signature(L: Mapping[str, bytes]) -> None:
     result = apply_macho_edit("x", L["macos/libfoo-x86_64.dylib"],
                               MachOEdit(path=ArchivePath("x"), rpaths=()))
-    assert result.signature is None and read(result.data).rpath == ()
+    assert result.signature is None
+    assert read(result.data).rpath == ()
 
 
 def test_an_edit_that_would_move_segments_is_refused(L: Mapping[str, bytes]) -> None:
@@ -175,7 +178,8 @@ def test_dropping_a_bundled_dylib_relinks_its_users(L: Mapping[str, bytes], tmp_
     with zipfile.ZipFile(result.output) as z:
         core = read(z.read("demo/core.abi3.so"))
         init = z.read("demo/__init__.py").decode()
-    assert "@rpath/libtvm_ffi.dylib" in core.needed and valid(core) == [("arm64", True)]
+    assert "@rpath/libtvm_ffi.dylib" in core.needed
+    assert valid(core) == [("arm64", True)]
     assert "import tvm_ffi" in init
     assert {f.check for f in audit_wheel(result.output).findings} <= {"WG205"}
 

@@ -57,11 +57,13 @@ def _imports(ctx: AuditContext, pes: list[Binary]) -> Iterator[Finding]:
             data = {"needed": r.needed, "delay_loaded": how == "delay-imports",
                     "reason": r.reason, "provider": r.provider}
             if r.kind == "redistributable":
+                shipped = (f"ships only at {r.path}, outside this binary's search path"
+                           if r.path else "does not ship")
                 yield RULES["WG324"].finding(
                     NeededSubject(binaries=(b.path,), needed=r.needed),
-                    f"{how} {r.needed}, part of the Visual C++ runtime, which the wheel does not "
-                    "ship: it loads only where the redistributable is installed or another "
-                    "package has loaded its copy", data=data)
+                    f"{how} {r.needed}, part of the Visual C++ runtime, which the wheel "
+                    f"{shipped}: it loads only where the redistributable is installed or "
+                    "another package has loaded its copy", data={**data, "copy": r.path})
             elif r.kind == "undeclared":
                 yield RULES["WG323"].finding(
                     NeededSubject(binaries=(b.path,), needed=r.needed, provider=r.provider),

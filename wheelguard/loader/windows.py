@@ -81,12 +81,16 @@ def _resolve(
         if hit is not None:
             return Resolution(name, "wheel", path=hit, entry=f"{d} (os.add_dll_directory)")
     origin = dll_origin(name)
+    elsewhere = sorted(f for k, f in files.items() if posixpath.basename(k) == lower)
     if origin == "redistributable":
-        return Resolution(name, "redistributable",
-                          reason="Visual C++ runtime: not part of Windows or CPython")
+        # A copy elsewhere in the wheel serves this binary only if something loaded it first;
+        # the redistributable is what a clean machine lacks either way.
+        return Resolution(name, "redistributable", path=elsewhere[0] if elsewhere else None,
+                          reason="Visual C++ runtime: not part of Windows or CPython"
+                          + (f"; the wheel's copy {elsewhere[0]} is not on this binary's "
+                             "search path" if elsewhere else ""))
     if origin is not None:
         return Resolution(name, "platform", reason=_ORIGIN_REASONS[origin])
-    elsewhere = sorted(f for k, f in files.items() if posixpath.basename(k) == lower)
     if elsewhere:
         return Resolution(name, "preload", path=elsewhere[0],
                           reason="found only once the package has loaded that file (by path, "
