@@ -210,3 +210,39 @@ def test_pe_edits_are_refused(L: Mapping[str, bytes], tmp_path: Path) -> None:
     """)
     _w, _ctx, _findings, plan = plan_wheel(wheel, policies(mine))
     assert any("PE binaries are not edited" in f for f in plan.failures)
+
+
+def test_default_policy_drops_dsym_bundles(L: Mapping[str, bytes], tmp_path: Path) -> None:
+    dwarf = "macos/libfoo-arm64.dylib.dSYM/Contents/Resources/DWARF/libfoo-arm64.dylib"
+    files = {**INIT, "demo/lib/libtvm_ffi.dylib": L["macos/libtvm_ffi-arm64.dylib"],
+             "demo/lib/libtvm_ffi.dylib.dSYM/Contents/Info.plist":
+                 L["macos/libfoo-arm64.dylib.dSYM/Contents/Info.plist"],
+             "demo/lib/libtvm_ffi.dylib.dSYM/Contents/Resources/DWARF/libtvm_ffi.dylib": L[dwarf]}
+    wheel = build_wheel(tmp_path / "in", files, tag=MAC)
+    result = repair_wheel(wheel, tmp_path / "out", policies("default"), env={})
+    assert result.output is not None
+    with zipfile.ZipFile(result.output) as z:
+        names = z.namelist()
+    assert not [n for n in names if ".dSYM/" in n]
+    assert "demo/lib/libtvm_ffi.dylib" in names
+    assert not [f for f in audit_wheel(result.output).findings if f.check == "WG420"]
+
+
+def test_relink_targets_are_written_in_mach_o_spelling(L: Mapping[str, bytes],
+                                                       tmp_path: Path) -> None:
+    """A policy says $ORIGIN (or an install-root directory) for every platform; dyld knows only
+    @loader_path, so that is what a Mach-O file gets."""
+    files = {**INIT, "demo/lib/libfoo.dylib": L["macos/libfoo-arm64.dylib"],
+             "demo/vendor/__init__.py": b""}
+    wheel = build_wheel(tmp_path / "in", files, tag=MAC)
+    mine = custom("""
+        [[rule]]
+        action = "relink"
+        check = "rpath-absolute"
+        replace = [{from = "/Users/**", to = "$ORIGIN/../vendor"},
+                   {from = "/opt/homebrew/**", to = "demo"}]
+        reason = "vendored copies"
+    """)
+    _w, _ctx, _findings, plan = plan_wheel(wheel, policies(mine))
+    (edit,) = plan.macho
+    assert edit.rpaths == ("@loader_path/../lib", "@loader_path/../vendor", "@loader_path/..")

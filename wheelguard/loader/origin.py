@@ -58,7 +58,10 @@ def origin_entry(binary_path: str, directory: str, *, token: str = ORIGIN) -> st
 
 def spelled_for(entry: str, token: str) -> str:
     """``entry`` with its origin token written the way the target format spells it: a policy
-    may say ``$ORIGIN/../lib`` for every platform and a Mach-O file gets ``@loader_path/../lib``."""
+    may say ``$ORIGIN/../lib`` for every platform and a Mach-O file gets ``@loader_path/../lib``.
+    An entry already in the format's own spelling is kept verbatim (``${ORIGIN}`` stays)."""
     if not is_origin_relative(entry):
+        return entry
+    if (token == LOADER_PATH) == entry.startswith(LOADER_PATH):
         return entry
     return _TOKEN.sub(lambda _m: token, entry, count=1)
