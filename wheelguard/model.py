@@ -34,14 +34,22 @@ __all__ = [
     "ArchivePath",
     "Binary",
     "BinaryFormat",
+    "CodeSignature",
     "CopiesSubject",
     "DebugInfoSubject",
     "DropKind",
+    "DylibKind",
+    "DylibLoad",
     "EntryKind",
     "Finding",
+    "MachOFacts",
+    "MachOFileType",
+    "MachOSlice",
     "Member",
     "MemberSubject",
+    "MinOSCommand",
     "NeededSubject",
+    "PEFacts",
     "ProviderSubject",
     "RecordEntry",
     "SearchPathSubject",
@@ -66,14 +74,17 @@ SoName = NewType("SoName", str)
 
 BinaryFormat = Literal["elf", "macho", "pe"]
 
-SearchTag = Literal["RPATH", "RUNPATH"]
+SearchTag = Literal["RPATH", "RUNPATH", "LC_RPATH"]
+"""Where a search-path entry comes from: ELF DT_RPATH/DT_RUNPATH, Mach-O LC_RPATH."""
 
 EntryKind = Literal["absolute", "cwd-relative", "escapes-root", "in-wheel", "missing-dir",
-                    "other-distribution"]
-"""What the loader makes of one RPATH/RUNPATH (or LC_RPATH) entry, from the wheel's layout."""
+                    "other-distribution", "executable-relative"]
+"""What the loader makes of one RPATH/RUNPATH (or LC_RPATH) entry, from the wheel's layout.
+``executable-relative``: an ``@executable_path`` LC_RPATH entry, the Python interpreter's
+directory for a wheel."""
 
 DropKind = Literal["absolute", "cwd-relative", "escapes-root", "missing-dir",
-                   "other-distribution", "undeclared-distribution"]
+                   "other-distribution", "undeclared-distribution", "executable-relative"]
 """The entry kinds a ``relink`` rule can drop: an ``other-distribution`` entry into a
 distribution the wheel does not declare is ``undeclared-distribution``."""
 
@@ -164,12 +175,121 @@ class VersionNeed:
     version: str
 
 
+
+DylibKind = Literal["load", "weak", "reexport", "upward", "lazy"]
+"""How a Mach-O load command loads a dylib: ``LC_LOAD_DYLIB``, ``LC_LOAD_WEAK_DYLIB`` (a
+missing one is tolerated), ``LC_REEXPORT_DYLIB``, ``LC_LOAD_UPWARD_DYLIB``,
+``LC_LAZY_LOAD_DYLIB``."""
+
+MachOFileType = Literal["dylib", "bundle", "execute", "dsym", "object", "other"]
+"""``MH_DYLIB``, ``MH_BUNDLE`` (what a Python extension is), ``MH_EXECUTE``, ``MH_DSYM`` (a debug
+companion dyld never loads), ``MH_OBJECT``."""
+
+MinOSCommand = Literal["LC_BUILD_VERSION", "LC_VERSION_MIN_MACOSX", "LC_VERSION_MIN"]
+"""The load command a slice's minimum OS version comes from."""
+
+CodeSignature = Literal["adhoc", "linker-signed", "certificate"]
+"""An embedded signature: ad hoc (``codesign -s -``), ad hoc written by the linker (what ld64
+and zig leave on arm64), or one that carries a certificate (Developer ID)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DylibLoad:
+    """One dylib load command, verbatim."""
+
+    kind: DylibKind
+    name: str
+    """The install name as written: ``@rpath/libtvm_ffi.dylib``, ``/usr/lib/libSystem.B.dylib``."""
+    current_version: str | None = None
+    compatibility_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MachOSlice:
+    """One architecture of a thin or universal Mach-O file: its load commands as written."""
+
+    arch: str
+    """``arm64``, ``x86_64``, ``arm64e``, ``i386`` ...: the names wheel tags and lipo use."""
+    file_type: MachOFileType
+    install_name: str | None
+    """``LC_ID_DYLIB``; None for bundles and executables."""
+    dylibs: tuple[DylibLoad, ...]
+    rpaths: tuple[str, ...]
+    """``LC_RPATH`` entries verbatim (``@loader_path/...`` is not rewritten)."""
+    uuid: str | None
+    platform: str | None = None
+    """``macos``, ``ios`` ... from ``LC_BUILD_VERSION``, ``macos`` for ``LC_VERSION_MIN_MACOSX``;
+    None when neither is present."""
+    min_os: tuple[int, int, int] | None = None
+    """The minimum OS version the slice was built for (``minos``); None when not recorded."""
+    sdk: tuple[int, int, int] | None = None
+    min_os_command: MinOSCommand | None = None
+    signature: CodeSignature | None = None
+    """None: no ``LC_CODE_SIGNATURE``."""
+    signature_valid: bool | None = None
+    """Whether every code page hash of the signature matches the bytes (None: unsigned, or a
+    signature wheelguard does not verify)."""
+
+    @property
+    def min_os_text(self) -> str | None:
+        if self.min_os is None:
+            return None
+        major, minor, patch = self.min_os
+        return f"{major}.{minor}" + (f".{patch}" if patch else "")
+
+
+@dataclass(frozen=True, slots=True)
+class MachOFacts:
+    """What the Mach-O adapter read beyond the format-neutral fields of :class:`Binary`."""
+
+    slices: tuple[MachOSlice, ...]
+    fat: bool
+    """A universal file (``FAT_MAGIC``), even with a single slice."""
+
+    @property
+    def file_type(self) -> MachOFileType:
+        return self.slices[0].file_type
+
+    @property
+    def arches(self) -> tuple[str, ...]:
+        return tuple(s.arch for s in self.slices)
+
+    def load_kind(self, name: str) -> DylibKind | None:
+        """How the first slice that loads ``name`` loads it."""
+        for s in self.slices:
+            for d in s.dylibs:
+                if d.name == name:
+                    return d.kind
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PEFacts:
+    """What the PE adapter read beyond the format-neutral fields of :class:`Binary`."""
+
+    kind: Literal["dll", "exe"]
+    imports: tuple[str, ...]
+    """DLL names of the import directory, as written (case as the linker left it)."""
+    delay_imports: tuple[str, ...]
+    """DLL names of the delay-load directory: loaded on the first call, not at load time."""
+    export_name: str | None
+    """The name in the export directory (what the DLL was linked as; a grafted copy keeps it)."""
+    subsystem: str | None = None
+    signed: bool = False
+    """An Authenticode certificate table is present (not verified)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Binary:
     """What wheelguard knows of one native library or executable in a wheel.
 
-    Produced by the format adapters (``elf``, ``macho``) and never by anything else, so that a
-    check can trust every field.
+    Produced by the format adapters (``elf``, ``macho``, ``pe``) and never by anything else,
+    so that a check can trust every field. The format-neutral fields say the same thing for
+    each format: ``soname`` is the name other objects load it by (ELF ``DT_SONAME``, Mach-O
+    ``LC_ID_DYLIB``; None for PE, which is loaded by file name), ``needed`` the libraries it
+    loads (``DT_NEEDED``; every dylib load command; imported and delay-imported DLLs), ``rpath``
+    the search path it carries (``DT_RPATH``; ``LC_RPATH`` verbatim; nothing for PE).
+    ``macho``/``pe`` hold what only that format has; the ELF adapter leaves both None.
     """
 
     path: ArchivePath
@@ -193,19 +313,32 @@ class Binary:
     has_debug_info: bool = False
     """Real DWARF ``.debug_*``/``.zdebug_*`` sections with content, not a mere ``.symtab``."""
     has_symtab: bool = False
+    """A full (non-dynamic) symbol table: ELF ``.symtab``, Mach-O ``LC_SYMTAB`` with local
+    symbols, a COFF symbol table in a PE file."""
     is_shared_object: bool = True
+    """Loadable as a library: ELF ``ET_DYN``, Mach-O dylib or bundle, a PE DLL."""
+    macho: MachOFacts | None = None
+    pe: PEFacts | None = None
 
     @property
     def search_path(self) -> tuple[str, ...]:
         """The entries the loader searches for this object's NEEDED, in order.
 
-        DT_RPATH counts only when DT_RUNPATH is absent; that is glibc's rule.
+        DT_RPATH counts only when DT_RUNPATH is absent; that is glibc's rule. Mach-O keeps its
+        ``LC_RPATH`` entries in ``rpath``.
         """
         return self.runpath if self.runpath else self.rpath
 
     @property
     def search_path_tag(self) -> SearchTag:
+        if self.format == "macho":
+            return "LC_RPATH"
         return "RUNPATH" if self.runpath else "RPATH"
+
+    @property
+    def is_debug_companion(self) -> bool:
+        """A ``.dSYM`` DWARF file: debug data with a library's UUID, never loaded."""
+        return self.macho is not None and self.macho.file_type == "dsym"
 
     def exports_prefix(self, prefix: str) -> tuple[str, ...]:
         """Exported symbols starting with ``prefix`` (e.g. ``TVMFFI`` for the tvm-ffi C ABI)."""
@@ -515,6 +648,10 @@ class Wheel:
     file_size: int = 0
     """Bytes of the wheel file itself (what an index's upload limit and a size budget count);
     more than the compressed members, by the zip's headers and central directory."""
+    debug_companions: tuple[Binary, ...] = ()
+    """Native files that are debug data, not code: the DWARF files of ``.dSYM`` bundles
+    (Mach-O ``MH_DSYM``). Kept out of ``binaries`` because no loader ever maps them, so no
+    check about libraries (duplicates, runtimes, search paths) may count them."""
 
     _index: Mapping[str, Member] = field(init=False, repr=False, compare=False)
 

@@ -107,6 +107,7 @@ _PIP = frozenset({A.DEPEND_ON_PIP})
 _RELINK = frozenset({A.RELINK})
 _SIBLING = frozenset({A.RELINK, A.DEPEND_ON_PIP})
 _NEEDED = frozenset({A.RELINK, A.DEPEND_ON_PIP, A.GRAFT})
+_PROVIDED = frozenset({A.DEPEND_ON_PIP, A.GRAFT})
 _REMOVABLE = frozenset({A.KEEP, A.STRIP})
 _BUNDLED = frozenset({A.KEEP, A.STRIP, A.DEPEND_ON_PIP})
 
@@ -132,6 +133,17 @@ _ALL = (
          "requiring apache-tvm-ffi): two copies can load into one process.",
          "Drop the bundled copy (exclude libtvm_ffi.so from auditwheel/delocate grafting) and "
          "import tvm_ffi before loading your libraries."),
+    Rule("WG120", "duplicate-install-name", E, "copies", "one-runtime", _PIP,
+         "Two different Mach-O dylibs of the wheel carry the same install name (LC_ID_DYLIB).",
+         "Ship one copy; let every user load it through @rpath or @loader_path."),
+    Rule("WG121", "duplicate-uuid", E, "copies", "one-runtime", _PIP,
+         "Two different Mach-O files share an LC_UUID: one build shipped twice (the .dSYM "
+         "debug companion of a library is not counted).",
+         "Ship one copy of the library."),
+    Rule("WG122", "duplicate-dll-name", E, "copies", "one-runtime", _PIP,
+         "Two different DLLs of the wheel have one file name: Windows keeps one module per name, "
+         "so the first one loaded serves every later import of that name.",
+         "Ship one copy, or give private copies distinct names (delvewheel's name mangling)."),
     # 2xx: RPATH / RUNPATH hygiene
     Rule("WG201", "rpath-absolute", E, "search-path", "search-paths", _RELINK,
          "An RPATH/RUNPATH entry is an absolute path, valid only on the build machine.",
@@ -152,6 +164,14 @@ _ALL = (
     Rule("WG205", "rpath-missing-dir", W, "search-path", "search-paths", _RELINK,
          "An $ORIGIN-relative entry names a directory of this wheel that does not exist.",
          "Drop the stale entry."),
+    Rule("WG206", "rpath-executable-relative", W, "search-path", "search-paths", _RELINK,
+         "An LC_RPATH entry starts with @executable_path: for a wheel that is the directory of "
+         "the Python interpreter, not of the wheel.",
+         "Use @loader_path-relative entries."),
+    Rule("WG207", "install-name-absolute", W, "member", "search-paths", _NONE,
+         "A dylib's install name (LC_ID_DYLIB) is an absolute path outside the OS (a build "
+         "tree, a Homebrew prefix): whatever links against it records that path.",
+         "Link with -install_name @rpath/<name> (CMake: INSTALL_NAME_DIR @rpath)."),
     # 3xx: what the loader will find
     Rule("WG301", "needed-unresolved", E, "needed", "loader", _NEEDED,
          "A DT_NEEDED library is neither in the wheel (through the library's own search path), "
@@ -160,6 +180,48 @@ _ALL = (
     Rule("WG302", "symbol-version-too-new", E, "member", "loader", _NONE,
          "A library requires a symbol version above the ceiling of the wheel's platform tag.",
          "Build in the manylinux image that matches the tag, or raise the tag."),
+    Rule("WG320", "dylib-unresolved", E, "needed", "loader", _NEEDED,
+         "A Mach-O load command names a dylib that dyld will not find: not in the wheel through "
+         "@loader_path or LC_RPATH, not part of macOS, not provided by a declared dependency "
+         "(a weak load is only a warning: dyld tolerates it missing).",
+         "Bundle it (delocate-wheel), point the load at it with @rpath/@loader_path, or depend "
+         "on the pip package that provides it."),
+    Rule("WG321", "macos-version-above-tag", E, "member", "loader", _NONE,
+         "A Mach-O slice's minimum macOS (LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX) is above "
+         "the release the wheel's platform tag promises for that architecture.",
+         "Build with MACOSX_DEPLOYMENT_TARGET at the tag's version, or raise the tag (delocate "
+         "retags the wheel this way)."),
+    Rule("WG322", "macho-arch-missing", E, "member", "loader", _NONE,
+         "A Mach-O binary lacks an architecture the wheel's platform tag promises (a universal2 "
+         "wheel with a thin arm64 or x86_64 library): it will not load on that machine.",
+         "Build every binary for every architecture of the tag (lipo -create), or tag the "
+         "wheel for the architecture it has."),
+    Rule("WG323", "dll-unresolved", E, "needed", "loader", _PROVIDED,
+         "A PE binary imports a DLL that Windows will not find: not beside it or in the wheel's "
+         "<dist>.libs, not part of Windows or CPython, not shipped by a declared dependency "
+         "(a delay-loaded DLL is only a warning: it is needed at the first call).",
+         "Bundle it (delvewheel repair), or depend on the pip package that ships it and import "
+         "that package first."),
+    Rule("WG324", "dll-redistributable", W, "needed", "loader", _PROVIDED,
+         "A PE binary imports part of the Visual C++ runtime (msvcp140.dll, vcomp140.dll ...) "
+         "that the wheel does not ship and neither Windows nor CPython provides.",
+         "Bundle it (delvewheel does by default), or document the Visual C++ "
+         "Redistributable as a requirement."),
+    Rule("WG325", "macho-unsigned-arm64", E, "member", "loader", _NONE,
+         "An arm64 Mach-O slice carries no code signature: macOS on Apple silicon refuses to "
+         "map unsigned code.",
+         "Sign it, at least ad hoc (codesign -s - FILE), after the last edit."),
+    Rule("WG326", "macho-signature-invalid", E, "member", "loader", _NONE,
+         "A Mach-O slice's code signature does not match its bytes (edited after signing): "
+         "macOS kills the process that maps the page.",
+         "Re-sign after the last edit (codesign -f -s - FILE); wheelguard repair re-seals ad "
+         "hoc signatures when the layout did not move."),
+    Rule("WG327", "macos-version-minor", Severity.INFO, "wheel", "loader", _NONE,
+         "Binaries need a later minor release of macOS than the tag names (12.3 under "
+         "macosx_12_0): pip matches macOS 11 and later by major version only, so the wheel "
+         "installs on the earlier minor releases too.",
+         "Build with MACOSX_DEPLOYMENT_TARGET=<major>.0 if those releases matter; delocate "
+         "tags such wheels the same way and warns."),
     # 4xx: what should not ship
     Rule("WG401", "vendored-artifacts", E, "tree", "contents", _REMOVABLE,
          "A vendored tree (3rdparty/, third_party/ ...) ships sources, CMake files, objects, "
@@ -178,6 +240,15 @@ _ALL = (
     Rule("WG405", "unreadable-binary", W, "member", "integrity", _NONE,
          "A member has native magic bytes but cannot be parsed.",
          "Check the build; a truncated library fails at import time."),
+    Rule("WG420", "dsym-bundle", W, "tree", "contents", _REMOVABLE,
+         "The wheel ships a .dSYM bundle: the DWARF debug companion of a library, which dyld "
+         "never loads.",
+         "Keep .dSYM bundles out of the wheel (publish them as a separate artifact) or strip "
+         "them with a policy."),
+    Rule("WG421", "foreign-platform", E, "member", "contents", _REMOVABLE,
+         "A native binary is built for another operating system than the wheel's platform tag "
+         "(a Windows DLL in a macOS wheel, a Mach-O file in a Linux wheel).",
+         "Remove it from the wheel; build per-platform wheels from per-platform build trees."),
     # 5xx: archive integrity
     Rule("WG501", "record-mismatch", E, "member", "integrity", _NONE,
          "RECORD does not match the archive: a missing or extra entry, or a wrong hash or size.",

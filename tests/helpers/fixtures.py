@@ -7,12 +7,23 @@ cannot drift between them. Libraries come from :data:`LIBS`, compiled once per s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .clibs import EM_AARCH64, TVMFFI_SOURCE, Compiler, LibSpec, retarget, truncated
+from .native_fixtures import FIXTURES as NATIVE_FILES
+from .native_fixtures import ToolchainUnavailable
+from .native_fixtures import build as build_native
+from .native_variants import (
+    broken_signature,
+    replaced,
+    with_minos,
+    with_uuid,
+    without_signature,
+)
 from .wheels import DEFAULT_TAG, RecordTweaks, build_wheel
 
 __all__ = [
@@ -119,6 +130,8 @@ class WheelFixture:
     """Extra ``wheelguard audit`` options the snapshot is taken with."""
     needs_glibc: tuple[int, int] | None = None
     """The host glibc the fixture's libraries must be linked against to show the defect."""
+    native: bool = False
+    """Built from the zig-made Mach-O/PE files (``L["macos/..."]``, ``L["windows/..."]``)."""
     description: str = ""
 
 
@@ -314,15 +327,161 @@ FIXTURES: tuple[WheelFixture, ...] = (
     ),
 )
 
+# ---- macOS and Windows: the zig-built files of helpers.native_fixtures, or variants of them.
+
+MAC11 = "cp312-abi3-macosx_11_0_arm64"
+MAC14 = "cp312-abi3-macosx_14_0_arm64"
+WIN = "cp312-abi3-win_amd64"
+_UUID = bytes.fromhex("5eed0000000000000000000000000001")
+LIBDIR = {"demo/lib/__init__.py": b""}
+"""Makes ``demo/lib`` a directory of the wheel: the extension's LC_RPATH @loader_path/lib."""
+
+
+NATIVE_FIXTURES: tuple[WheelFixture, ...] = (
+    WheelFixture(
+        name="macho_clean",
+        description="an arm64 extension loading @rpath/libtvm_ffi.dylib from apache-tvm-ffi",
+        files=lambda L: {**INIT, **LIBDIR, "demo/core.abi3.so": L["macos/core.abi3.so"]},
+        requires_dist=(FFI_REQ,), tag=MAC11, native=True, expect=frozenset(),
+    ),
+    WheelFixture(
+        name="wg120_duplicate_install_name",
+        description="two different dylibs with the install name @rpath/libtvm_ffi.dylib",
+        files=lambda L: {**INIT, "demo/lib/libtvm_ffi.dylib": L["macos/libtvm_ffi-arm64.dylib"],
+                         "demo/lib/old/libtvm_ffi.dylib": with_uuid(
+                             L["macos/libtvm_ffi-arm64.dylib"], bytes(range(16)))},
+        tag=MAC11, native=True, expect=frozenset({"WG120"}),
+    ),
+    WheelFixture(
+        name="wg121_duplicate_uuid",
+        description="a dylib and a copy renamed in its install name: two files, one LC_UUID",
+        files=lambda L: {
+            "demo/lib/libmacos14.dylib": with_uuid(L["macos/libmacos14-arm64.dylib"], _UUID),
+            "demo/lib/libmacos15.dylib": with_uuid(replaced(
+                L["macos/libmacos14-arm64.dylib"], "@rpath/libmacos14.dylib",
+                "@rpath/libmacos15.dylib"), _UUID),
+            **INIT},
+        tag=MAC14, native=True, expect=frozenset({"WG121"}),
+    ),
+    WheelFixture(
+        name="wg122_duplicate_dll_name",
+        description="two different DLLs both named helper.dll",
+        files=lambda L: {**INIT, "demo/a/helper.dll": L["windows/consumer.dll"],
+                         "demo/b/helper.dll": L["windows/delayed.dll"]},
+        requires_dist=(FFI_REQ,), tag=WIN, native=True, expect=frozenset({"WG122"}),
+    ),
+    WheelFixture(
+        name="wg206_rpath_executable_relative",
+        description="the extension's LC_RPATH rewritten to @executable_path",
+        files=lambda L: {**INIT, "demo/core.abi3.so": replaced(
+            L["macos/core.abi3.so"], "@loader_path/lib", "@executable_path")},
+        requires_dist=(FFI_REQ,), tag=MAC11, native=True, expect=frozenset({"WG206"}),
+    ),
+    WheelFixture(
+        name="wg207_install_name_absolute",
+        description="a dylib whose install name is a path on the build machine",
+        files=lambda L: {**INIT, "demo/lib/libmacos14.dylib": replaced(
+            L["macos/libmacos14-arm64.dylib"], "@rpath/libmacos14.dylib",
+            "/Users/ci/lib/m14.dylib")},
+        tag=MAC14, native=True, expect=frozenset({"WG207"}),
+    ),
+    WheelFixture(
+        name="wg320_dylib_unresolved",
+        description="the extension loads @rpath/libmissing.dylib, which nothing provides",
+        files=lambda L: {**INIT, **LIBDIR, "demo/core.abi3.so": replaced(
+            L["macos/core.abi3.so"], "@rpath/libtvm_ffi.dylib", "@rpath/libmissing.dylib")},
+        tag=MAC11, native=True, expect=frozenset({"WG320"}),
+    ),
+    WheelFixture(
+        name="wg321_macos_version_above_tag",
+        description="a dylib built for macOS 14.0 in a macosx_11_0 wheel",
+        files=lambda L: {**INIT, "demo/lib/libmacos14.dylib": L["macos/libmacos14-arm64.dylib"]},
+        tag=MAC11, native=True, expect=frozenset({"WG321"}),
+    ),
+    WheelFixture(
+        name="wg322_macho_arch_missing",
+        description="a thin arm64 dylib in a universal2 wheel",
+        files=lambda L: {**INIT, "demo/lib/libtvm_ffi.dylib": L["macos/libtvm_ffi-arm64.dylib"]},
+        tag="cp312-abi3-macosx_10_9_universal2", native=True, expect=frozenset({"WG322"}),
+    ),
+    WheelFixture(
+        name="wg323_dll_unresolved",
+        description="a DLL importing missing.dll, which nothing provides",
+        files=lambda L: {**INIT, "demo/consumer.dll": replaced(
+            L["windows/consumer.dll"], "tvm_ffi.dll", "missing.dll")},
+        tag=WIN, native=True, expect=frozenset({"WG323"}),
+    ),
+    WheelFixture(
+        name="wg324_dll_redistributable",
+        description="a DLL importing MSVCP140.dll without shipping it",
+        files=lambda L: {**INIT, "demo/consumer.dll": replaced(
+            L["windows/consumer.dll"], "KERNEL32.dll", "MSVCP140.dll")},
+        requires_dist=(FFI_REQ,), tag=WIN, native=True, expect=frozenset({"WG324"}),
+    ),
+    WheelFixture(
+        name="wg325_macho_unsigned_arm64",
+        description="an arm64 dylib whose LC_CODE_SIGNATURE lief removed",
+        files=lambda L: {**INIT, "demo/lib/libmacos14.dylib": without_signature(
+            L["macos/libmacos14-arm64.dylib"])},
+        tag=MAC14, native=True, expect=frozenset({"WG325"}),
+    ),
+    WheelFixture(
+        name="wg326_macho_signature_invalid",
+        description="an arm64 dylib edited after it was signed",
+        files=lambda L: {**INIT, "demo/lib/libmacos14.dylib": broken_signature(
+            L["macos/libmacos14-arm64.dylib"])},
+        tag=MAC14, native=True, expect=frozenset({"WG326"}),
+    ),
+    WheelFixture(
+        name="wg327_macos_version_minor",
+        description="a dylib built for macOS 14.2 in a macosx_14_0 wheel",
+        files=lambda L: {**INIT, "demo/lib/libmacos14.dylib": with_minos(
+            L["macos/libmacos14-arm64.dylib"], 14, 2)},
+        tag=MAC14, native=True, expect=frozenset({"WG327"}),
+    ),
+    WheelFixture(
+        name="wg420_dsym_bundle",
+        description="a .dSYM debug bundle shipped next to its library",
+        files=lambda L: {**INIT, **{
+            f"demo/lib/libfoo.dylib.dSYM/{p.split('.dSYM/', 1)[1]}": L[p]
+            for p in L if p.startswith("macos/libfoo-arm64.dylib.dSYM/")}},
+        tag=MAC11, native=True, expect=frozenset({"WG420"}),
+    ),
+    WheelFixture(
+        name="wg421_foreign_platform",
+        description="a Windows DLL in a macOS wheel",
+        files=lambda L: {**INIT, "demo/lib/tvm_ffi.dll": L["windows/tvm_ffi.dll"]},
+        tag=MAC11, native=True, expect=frozenset({"WG421"}),
+    ),
+)
+
+FIXTURES = FIXTURES + NATIVE_FIXTURES
+
 BY_NAME: Mapping[str, WheelFixture] = {f.name: f for f in FIXTURES}
+
+
+@functools.lru_cache(maxsize=1)
+def native_files() -> Mapping[str, bytes] | None:
+    """The zig-built Mach-O and PE files by catalogue name; None when zig is not installed."""
+    try:
+        built = build_native()
+    except ToolchainUnavailable:
+        return None
+    return {name: built.read(name) for name in NATIVE_FILES}
 
 
 def build_fixtures(compiler: Compiler, dest: Path) -> dict[str, BuiltFixture]:
     """Compile every library once and pack every fixture wheel (each in its own directory, so
-    two fixtures may share a wheel file name)."""
+    two fixtures may share a wheel file name). The Mach-O and PE fixtures are left out when
+    zig is not installed (:func:`host_lacks` says so)."""
     libs = compiler.build_all(LIBS)
+    native = native_files()
+    if native is not None:
+        libs = {**libs, **native}
     out: dict[str, BuiltFixture] = {}
     for fx in FIXTURES:
+        if fx.native and native is None:
+            continue
         path = build_wheel(dest / fx.name, fx.files(libs), tag=fx.tag,
                            requires_dist=fx.requires_dist, record=fx.record)
         out[fx.name] = BuiltFixture(fx, path, libs)
@@ -347,6 +506,8 @@ def host_glibc() -> tuple[int, int] | None:
 
 def host_lacks(fx: WheelFixture) -> str | None:
     """Why this host cannot produce ``fx``'s case (a skip reason), or None when it can."""
+    if fx.native and native_files() is None:
+        return "zig is not installed: the Mach-O and PE fixtures cannot be built here"
     if fx.needs_glibc is None:
         return None
     have = host_glibc()

@@ -25,7 +25,7 @@ def test_check_valid_files_exits_0(tmp_path: Path) -> None:
     mine.write_text('[[rule]]\naction = "waive"\ncheck = "WG204"\nreason = "ours"\n')
     rc, out, _ = run_inprocess(["policy", "check", "default", "tilelang", str(mine)])
     assert rc == 0
-    assert "default: ok (6 rules)" in out
+    assert "default: ok (7 rules)" in out
     assert f"{mine}: ok (1 rules)" in out
 
 
@@ -45,8 +45,8 @@ def test_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     ("tool", "want"),
     [
         ("auditwheel", "--exclude libtvm_ffi.so"),
-        ("delocate", "--exclude libtvm_ffi"),
-        ("delvewheel", "--no-dll tvm_ffi.dll"),
+        ("delocate", "--exclude libtvm_ffi.dylib"),
+        ("delvewheel", "--exclude tvm_ffi.dll"),
     ],
 )
 def test_flags_for_each_grafting_tool(tool: str, want: str) -> None:
@@ -56,11 +56,32 @@ def test_flags_for_each_grafting_tool(tool: str, want: str) -> None:
 
 
 def test_flags_derive_names_for_other_platforms() -> None:
+    """delocate matches a substring of the path: an ELF name becomes its stem and a dot, which
+    matches libz3.dylib and libz3.4.15.dylib but not libz3java.dylib. A DLL name is never
+    guessed from an ELF name (z3.dll? libz3.dll?): delvewheel gets nothing."""
     libs = ["libz3.so", "libz3.so.4.15"]
     assert exclude_flags("auditwheel", libs) == ["--exclude", "libz3.so",
                                                  "--exclude", "libz3.so.4.15"]
-    assert exclude_flags("delocate", libs) == ["--exclude", "libz3"]
-    assert exclude_flags("delvewheel", libs) == ["--no-dll", "z3.dll"]
+    assert exclude_flags("delocate", libs) == ["--exclude", "libz3."]
+    assert exclude_flags("delvewheel", libs) == []
+
+
+def test_globs_pass_to_auditwheel_and_are_expanded_for_the_others() -> None:
+    from wheelguard.policy.flags import FlagsError
+
+    assert exclude_flags("auditwheel", ["libz3.so*"]) == ["--exclude", "libz3.so*"]
+    with pytest.raises(FlagsError, match="delocate takes no glob"):
+        exclude_flags("delocate", ["libcudnn*.dylib"])
+    with pytest.raises(FlagsError, match="--wheel"):
+        exclude_flags("delvewheel", ["libz3*.dll"])
+    names = ("LIBZ3.dll", "KERNEL32.dll", "libcudnn.9.dylib", "libcudnn_ops.9.dylib")
+    assert exclude_flags("delvewheel", ["libz3*.dll"], wheel_names=names) == [
+        "--exclude", "LIBZ3.dll"]
+    assert exclude_flags("delvewheel", ["libz3*.dll", "tvm_ffi.dll"], wheel_names=names,
+                         delvewheel_form="no-dll") == ["--no-dll", "LIBZ3.dll;tvm_ffi.dll"]
+    assert exclude_flags("delocate", ["libcudnn*.so.*"], wheel_names=names) == [
+        "--exclude", "libcudnn.9.dylib", "--exclude", "libcudnn_ops.9.dylib"]
+    assert exclude_flags("delocate", ["libz3.so*"]) == ["--exclude", "libz3."]
 
 
 def test_flags_of_a_policy_without_providers_are_empty() -> None:
@@ -143,3 +164,25 @@ def test_built_wheelguard_wheel_ships_the_policies(tmp_path: Path) -> None:
             member = f"wheelguard/policies/{name}.toml"
             assert member in names
             assert zf.read(member) == (REPO / "policies" / f"{name}.toml").read_bytes()
+
+
+def test_flags_expand_globs_against_a_wheel(tmp_path: Path) -> None:
+    from helpers.fixtures import INIT, native_files
+    from helpers.wheels import build_wheel
+
+    files = native_files()
+    if files is None:
+        pytest.skip("zig is not installed: no PE fixtures")
+    wheel = build_wheel(tmp_path, {**INIT, "demo/c.dll": files["windows/consumer.dll"]},
+                        tag="cp312-abi3-win_amd64")
+    policy = tmp_path / "p.toml"
+    policy.write_text('[[rule]]\naction = "depend-on-pip"\nlibrary = "tvm_ffi*.dll"\n'
+                      'provider = "apache-tvm-ffi"\nreason = "r"\n')
+    rc, _out, err = run_inprocess(["policy", "flags", "--for", "delvewheel", "--policy",
+                                   str(policy)])
+    assert rc == 2
+    assert "--wheel" in err
+    rc, out, err = run_inprocess(["policy", "flags", "--for", "delvewheel", "--policy",
+                                  str(policy), "--wheel", str(wheel)])
+    assert rc == 0, err
+    assert out.strip() == "--exclude tvm_ffi.dll"

@@ -34,7 +34,7 @@ def test_show_json_clean(fixture_wheels: Wheels) -> None:
     assert ext["resolution"] == [{
         "needed": "libdemo.so", "kind": "wheel", "path": "demo/lib/libdemo.so",
         "entry": "$ORIGIN/lib", "provider": None, "version": None,
-        "requirement": None,
+        "requirement": None, "reason": None,
     }]
     assert lib["soname"] == "libdemo.so"
     assert lib["machine"] == "x86_64"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from wheelguard.checks.context import AuditContext
-from wheelguard.knowledge.tags import machines, parse_platform
+from wheelguard.knowledge.tags import machines, native_formats
 from wheelguard.knowledge.trees import tree_of
 from wheelguard.model import (
     ArchivePath,
@@ -40,6 +40,8 @@ _BUILD_DIR = re.compile(r"^(cmakefiles|cmake-build-.*|_skbuild|build|_build|buil
 _VCS_DIR = frozenset({".git", ".hg", ".svn", ".github", ".gitlab", ".circleci"})
 _TEST_DIRS = frozenset({"tests", "test", "unittests"})
 _DOC_DIRS = frozenset({"docs", "doc", "examples", "example", "tutorials"})
+
+_FORMAT = {"elf": "ELF", "macho": "Mach-O", "pe": "PE"}
 
 # Categories that count outside vendored trees too; tests and docs there belong to the package.
 _EVERYWHERE = ("object", "build-dir", "vcs", "cmake", "source")
@@ -126,15 +128,18 @@ def _artifacts(ctx: AuditContext) -> Iterator[Finding]:
 
 def _binaries(ctx: AuditContext) -> Iterator[Finding]:
     arches = machines(ctx.wheel.platforms)
-    families = {parse_platform(p).family for p in ctx.wheel.platforms}
-    expected = "macho" if "macosx" in families else "elf"
+    expected = native_formats(ctx.wheel.platforms)
     for b in ctx.wheel.iter_binaries():
-        if arches is not None:
+        if arches is not None and (expected is None or b.format in expected):
+            # A binary of another OS's format is WG421 (checks/foreign.py), not an arch issue.
             slices = set(b.machine.split("+"))
-            if b.format != expected or not slices <= arches:
+            # A universal Mach-O file with a slice for the tag loads fine (dyld picks that
+            # slice); one that lacks a promised slice is WG322 (checks/macos.py).
+            foreign = not slices & arches if b.format == "macho" else not slices <= arches
+            if foreign:
                 yield RULES["WG403"].finding(
                     MemberSubject(path=b.path, library=b.name),
-                    f"{b.format.upper()} binary for {b.machine}, but the wheel is tagged for "
+                    f"{_FORMAT[b.format]} binary for {b.machine}, but the wheel is tagged for "
                     f"{', '.join(sorted(arches))}",
                     data={"machine": b.machine, "format": b.format, "wheel_arches": sorted(arches)},
                 )

@@ -24,10 +24,12 @@ def run(ctx: AuditContext) -> Iterator[Finding]:
     binaries = list(ctx.wheel.iter_binaries())
     reported: set[frozenset[str]] = set()
     sha = {m.path: m.sha256 for m in ctx.wheel.members}
+    # SONAME and build-id are ELF notions; Mach-O install names and UUIDs, and DLL names, are
+    # judged with their own loader's rules in checks/macos.py and checks/windows.py.
     groupings: tuple[tuple[str, Callable[[Binary], Hashable | None], str], ...] = (
-        ("WG101", lambda b: b.soname, "SONAME {key}"),
+        ("WG101", lambda b: b.soname if b.format == "elf" else None, "SONAME {key}"),
         ("WG102", lambda b: sha[b.path], "identical content"),
-        ("WG103", lambda b: b.build_id, "build-id {key}"),
+        ("WG103", lambda b: b.build_id if b.format == "elf" else None, "build-id {key}"),
     )
     for code, key_of, label in groupings:
         for key, group in _groups(binaries, key_of):

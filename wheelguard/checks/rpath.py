@@ -32,15 +32,18 @@ def _judge(ctx: AuditContext, binary: Binary, entry: Entry) -> Finding | None:
     subject = SearchPathSubject(binary=binary.path, library=binary.name, tag=entry.tag,
                                 entry=entry.raw, entry_kind=entry.kind,
                                 directory=entry.directory)
+    origin = "@loader_path" if entry.tag == "LC_RPATH" else "$ORIGIN"
     match entry.kind:
         case "absolute":
             data["build_tree"] = entry.looks_like_build_tree
-            where = " (looks like a build tree)" if entry.looks_like_build_tree else ""
+            data["homebrew"] = entry.looks_like_homebrew
+            where = (" (a Homebrew prefix of the build machine)" if entry.looks_like_homebrew
+                     else " (looks like a build tree)" if entry.looks_like_build_tree else "")
             return RULES["WG201"].finding(
                 subject, f"{entry.tag} entry {shown} is an absolute path{where}", data=data
             )
         case "cwd-relative":
-            what = "empty" if entry.raw == "" else "relative without $ORIGIN"
+            what = "empty" if entry.raw == "" else f"relative without {origin}"
             return RULES["WG202"].finding(
                 subject,
                 f"{entry.tag} entry {shown} is {what}: the loader resolves it against the "
@@ -78,6 +81,12 @@ def _judge(ctx: AuditContext, binary: Binary, entry: Entry) -> Finding | None:
             return RULES["WG205"].finding(
                 subject, f"{entry.tag} entry {shown} names {entry.directory}/, which this wheel "
                 "does not have", data=data,
+            )
+        case "executable-relative":
+            return RULES["WG206"].finding(
+                subject, f"{entry.tag} entry {shown} is relative to the main executable: for a "
+                "wheel that is the Python interpreter's directory, which the wheel does not "
+                "control", data=data,
             )
         case "in-wheel":
             return None

@@ -2,24 +2,20 @@
 
 ``flags`` turns the libraries a policy says pip provides (depend-on-pip rules) into the exclude
 options of the grafting tool of each platform, so one policy serves Linux, macOS and Windows:
-``$(wheelguard policy flags --for auditwheel)`` in a cibuildwheel repair command.
+``$(wheelguard policy flags --for auditwheel)`` in a cibuildwheel repair command. What each
+tool accepts is :mod:`wheelguard.policy.flags`'s business.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from wheelguard.cli.common import add_policy_option
+from wheelguard.policy.flags import TOOLS, exclude_flags
 
 __all__ = ["TOOLS", "configure_parser", "exclude_flags", "execute"]
-
-TOOLS = ("auditwheel", "delocate", "delvewheel")
-
-_SUFFIX = re.compile(r"(\.so(\.[0-9*]+)*|\.dylib|\.dll)$", re.IGNORECASE)
 
 
 def configure_parser(sub: Any) -> None:
@@ -38,32 +34,15 @@ def configure_parser(sub: Any) -> None:
         "flags", help="exclude options for auditwheel, delocate or delvewheel"
     )
     flags.add_argument("--for", dest="tool", choices=TOOLS, required=True)
+    flags.add_argument("--wheel", metavar="WHEEL",
+                       help="expand library globs against this wheel's libraries and what they "
+                            "load (delocate and delvewheel take no globs)")
+    flags.add_argument("--delvewheel-form", choices=("exclude", "no-dll"), default="exclude",
+                       help="delvewheel's option: --exclude NAME per DLL (default), or one "
+                            "--no-dll 'a.dll;b.dll' for releases without --exclude")
     add_policy_option(flags)
     actions.add_parser("list", help="the shipped policies")
     p.set_defaults(func=execute)
-
-
-def _stem(name: str) -> str:
-    return _SUFFIX.sub("", name)
-
-
-def exclude_flags(tool: str, libraries: Iterable[str]) -> list[str]:
-    """The options that keep ``libraries`` (SONAMEs or globs) out of ``tool``'s grafting."""
-    names = list(dict.fromkeys(libraries))
-    elf = [n for n in names if not n.lower().endswith((".dylib", ".dll"))]
-    dylib = [n for n in names if n.lower().endswith(".dylib")]
-    dll = [n for n in names if n.lower().endswith(".dll")]
-    if tool == "auditwheel":
-        return [arg for n in elf for arg in ("--exclude", n)]
-    if tool == "delocate":
-        # delocate's --exclude matches a substring of the library path: the stem suffices.
-        stems = dict.fromkeys(_stem(n) for n in (dylib or elf))
-        return [arg for s in stems for arg in ("--exclude", s)]
-    if tool == "delvewheel":
-        dlls = dll or [f"{_stem(n).removeprefix('lib')}.dll" for n in elf]
-        return ["--no-dll", ";".join(dict.fromkeys(dlls))] if dlls else []
-    msg = f"unknown tool {tool!r}"
-    raise ValueError(msg)
 
 
 def _check_project(path: str) -> list[str]:
@@ -119,7 +98,14 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if rule.action is Action.DEPEND_ON_PIP
         for g in rule.match.libraries
     ]
-    flags = exclude_flags(args.tool, libraries)
+    wheel_names = None
+    if args.wheel:
+        from wheelguard.policy.flags import names_in_wheel
+        from wheelguard.reading.scan import scan_wheel
+
+        wheel_names = names_in_wheel(scan_wheel(args.wheel), args.tool)
+    flags = exclude_flags(args.tool, libraries, wheel_names=wheel_names,
+                          delvewheel_form=args.delvewheel_form)
     if flags:
         print(" ".join(flags))
     return 0

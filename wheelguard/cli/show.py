@@ -9,17 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wheelguard.cli.common import add_provider_options, add_python_version
 
-__all__ = ["configure_parser", "deps_data", "execute", "show_data"]
+if TYPE_CHECKING:
+    from wheelguard.model import Binary
+
+__all__ = ["binary_facts", "configure_parser", "deps_data", "execute", "show_data"]
+
+_LOAD_COMMANDS = {"load": "LC_LOAD_DYLIB", "weak": "LC_LOAD_WEAK_DYLIB",
+                  "reexport": "LC_REEXPORT_DYLIB", "upward": "LC_LOAD_UPWARD_DYLIB",
+                  "lazy": "LC_LAZY_LOAD_DYLIB"}
 
 
 def configure_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "show",
-        help="per native library: SONAME, NEEDED, RPATH/RUNPATH and how each NEEDED resolves",
+        help="per native library: what it loads, its search path and how each load resolves "
+             "(ELF SONAME/NEEDED/RUNPATH, Mach-O install names/LC_RPATH, PE imports)",
     )
     p.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheel files (globs expanded)")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -46,24 +54,55 @@ def show_data(path: str, python: str | None = None) -> dict[str, Any]:
     libs = []
     for b in wheel.iter_binaries():
         resolutions = resolve_binary(ctx.layout, b, ctx.platform, ctx.providers, ctx.requirements)
-        libs.append({
-            "path": b.path,
-            "format": b.format,
-            "machine": b.machine,
-            "soname": b.soname,
-            "needed": list(b.needed),
-            "rpath": list(b.rpath),
-            "runpath": list(b.runpath),
-            "build_id": b.build_id,
-            "debug_info": b.has_debug_info,
-            "resolution": [r.to_json() for r in resolutions],
-        })
+        libs.append({**binary_facts(b), "resolution": [r.to_json() for r in resolutions]})
     return {
         "wheel": wheel.filename,
         "platform_policy": ctx.platform.name if ctx.platform else None,
+        "tags": sorted(wheel.platforms),
         "requires_dist": [str(r) for r in wheel.requires_dist],
         "libraries": libs,
+        "debug_companions": [binary_facts(b) for b in wheel.debug_companions],
     }
+
+
+def binary_facts(b: Binary) -> dict[str, Any]:
+    """One binary in its own format's words: ELF SONAME/NEEDED/RPATH/RUNPATH/build-id; Mach-O
+    install name, load commands by kind, LC_RPATH verbatim and each slice; PE imports, delay
+    imports and export name. ``needed`` (what it loads, in order) is common to all three."""
+    out: dict[str, Any] = {"path": b.path, "format": b.format, "machine": b.machine,
+                           "needed": list(b.needed), "debug_info": b.has_debug_info}
+    if b.macho is not None:
+        out["file_type"] = b.macho.file_type
+        out["install_name"] = b.soname
+        out["lc_rpath"] = list(b.rpath)
+        out["slices"] = [{
+            "arch": s.arch,
+            "file_type": s.file_type,
+            "install_name": s.install_name,
+            "load_commands": [{"command": _LOAD_COMMANDS[d.kind], "name": d.name,
+                               "current_version": d.current_version,
+                               "compatibility_version": d.compatibility_version}
+                              for d in s.dylibs],
+            "lc_rpath": list(s.rpaths),
+            "uuid": s.uuid,
+            "platform": s.platform,
+            "min_os": s.min_os_text,
+            "min_os_command": s.min_os_command,
+            "sdk": ".".join(map(str, s.sdk)) if s.sdk else None,
+            "signature": s.signature,
+            "signature_valid": s.signature_valid,
+        } for s in b.macho.slices]
+    elif b.pe is not None:
+        out["kind"] = b.pe.kind
+        out["imports"] = list(b.pe.imports)
+        out["delay_imports"] = list(b.pe.delay_imports)
+        out["export_name"] = b.pe.export_name
+        out["subsystem"] = b.pe.subsystem
+        out["authenticode"] = b.pe.signed
+    else:
+        out.update({"soname": b.soname, "rpath": list(b.rpath), "runpath": list(b.runpath),
+                    "build_id": b.build_id})
+    return out
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

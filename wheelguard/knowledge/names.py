@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["loader_name", "ungrafted"]
+__all__ = ["library_leaf", "loader_name", "ungrafted"]
 
 # auditwheel: "<stem>-<first 8 hex of sha256>.so[.<version>]" (lddtree copies keep the
 # version suffix after the hash). delocate keeps names under .dylibs/, but wheels repaired with
@@ -37,5 +37,14 @@ def ungrafted(name: str) -> str | None:
 
 
 def loader_name(name: str) -> str:
-    """``name`` with any grafting hash removed: the library a copy stands for."""
-    return ungrafted(name) or name
+    """``name`` with any grafting hash removed: the library a copy stands for. A Mach-O
+    install name stands for its file name (``@rpath/libtvm_ffi.dylib`` for
+    ``libtvm_ffi.dylib``), which is what provider tables and policies name."""
+    leaf = library_leaf(name)
+    return ungrafted(leaf) or leaf
+
+
+def library_leaf(name: str) -> str:
+    """The file name a library name ends in: itself for SONAMEs and DLL names, the last
+    component of a Mach-O install name (``@rpath/libz3.dylib``, ``/usr/lib/libc++.1.dylib``)."""
+    return name.rsplit("/", 1)[-1]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Family", "PlatformTag", "machines", "parse_platform"]
+__all__ = ["Family", "PlatformTag", "machines", "native_formats", "parse_platform"]
 
 Family = Literal["manylinux", "musllinux", "linux", "macosx", "win", "any", "other"]
 
@@ -50,6 +50,14 @@ class PlatformTag:
         if self.family in ("manylinux", "musllinux") and self.level is not None:
             return f"{self.family}_{self.level[0]}_{self.level[1]}_{self.arch}"
         return self.raw
+
+    @property
+    def binary_format(self) -> str | None:
+        """The format of the native binaries the tag's OS loads (``elf``, ``macho``, ``pe``);
+        None for ``any`` and tags wheelguard does not know."""
+        if self.is_linux:
+            return "elf"
+        return {"macosx": "macho", "win": "pe"}.get(self.family)
 
     @property
     def is_linux(self) -> bool:
@@ -91,4 +99,11 @@ def machines(platforms: Iterable[str]) -> frozenset[str] | None:
     """Every architecture the tags allow; None when no tag names one (``any``, or tags
     wheelguard does not know: nothing to compare binaries with)."""
     found = frozenset(m for p in platforms for m in parse_platform(p).machines)
+    return found or None
+
+
+def native_formats(platforms: Iterable[str]) -> frozenset[str] | None:
+    """The binary formats the tags' operating systems load; None when no tag names an OS
+    (``any``, unknown tags: a binary of any format may be a data file there, e.g. a cubin)."""
+    found = frozenset(f for p in platforms if (f := parse_platform(p).binary_format))
     return found or None

@@ -13,16 +13,36 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from wheelguard.loader.origin import expand_origin
+from wheelguard.loader.origin import expand_origin, origin_dir
 from wheelguard.loader.paths import install_path
 from wheelguard.model import ArchivePath, Binary, EntryKind, SearchTag, Wheel, freeze_mapping
 
-__all__ = ["Entry", "Layout", "classify_entry", "entries", "find_in_wheel"]
+__all__ = [
+    "Entry",
+    "Layout",
+    "build_host_path",
+    "classify_entry",
+    "entries",
+    "find_dylib_in_wheel",
+    "find_in_wheel",
+]
 
 _BUILD_TREE = re.compile(
     r"(^|/)(build|_build|cmake-build[^/]*|_skbuild|builddir|tmp|home|Users|runner|__w|project|"
     r"io|src|opt/_internal|workspace)(/|$)"
 )
+_HOMEBREW = re.compile(r"^(/opt/homebrew|/usr/local/(Cellar|opt|Homebrew))(/|$)")
+"""Homebrew's prefixes (Apple silicon, Intel): present on the build machine, not the user's."""
+
+
+def build_host_path(path: str) -> str | None:
+    """What an absolute path most likely is on the machine that built the wheel: ``a Homebrew
+    prefix``, ``a build tree``, or None when it does not look like either."""
+    if _HOMEBREW.match(path):
+        return "a Homebrew prefix"
+    if _BUILD_TREE.search(path):
+        return "a build tree"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +59,10 @@ class Layout:
     glibc searches the DT_RPATH of the loading object and of its loaders for an object that
     has no DT_RUNPATH: auditwheel's grafted ``pkg.libs/libstdc++-*.so`` carries no RPATH of its
     own and finds its sibling ``libgcc_s-*.so`` through the extension module's DT_RPATH.
+    dyld does the same with ``LC_RPATH``: an ``@rpath/`` load tries the entries of the image
+    itself, then those of the images that loaded it; for a Mach-O binary this holds the
+    ``LC_RPATH`` entries of its in-wheel loaders (each ``@loader_path`` relative to its own
+    carrier).
     """
     loaded_first: Mapping[str, Mapping[str, str]] = field(
         default_factory=lambda: freeze_mapping({}))
@@ -68,6 +92,8 @@ class Layout:
         layout = cls(files=freeze_mapping(files), dirs=frozenset(dirs), tops=tops)
         binaries = [b for w in wheels for b in w.binaries if b.format == "elf"]
         inherited, loaded_first = _loader_context(layout, binaries)
+        inherited.update(_dyld_context(layout, [b for w in wheels for b in w.binaries
+                                                if b.format == "macho"]))
         return replace(layout, inherited=freeze_mapping(inherited),
                        loaded_first=freeze_mapping({k: freeze_mapping(v)
                                                     for k, v in loaded_first.items()}))
@@ -117,6 +143,44 @@ def _loader_context(
             {p: v for p, v in loaded.items() if v})
 
 
+def _dyld_context(layout: Layout, binaries: list[Binary]) -> dict[str, tuple[Entry, ...]]:
+    """Fixed point of "X loads Y in the wheel" for Mach-O: Y's ``@rpath/`` loads also try X's
+    ``LC_RPATH`` entries, and those X inherited."""
+    by_path = {install_path(b.path): b for b in binaries}
+    own = {p: [classify_entry(b, e, "LC_RPATH", layout) for e in b.rpath]
+           for p, b in by_path.items()}
+    inherited: dict[str, list[Entry]] = {p: [] for p in by_path}
+    changed = True
+    while changed:
+        changed = False
+        for p, b in by_path.items():
+            search = own[p] + inherited[p]
+            for name in b.needed:
+                hit = find_dylib_in_wheel(name, b.path, search, layout.files)
+                if hit is None or hit[0] not in by_path or hit[0] == p:
+                    continue
+                for entry in search:
+                    if entry not in inherited[hit[0]] and entry not in own[hit[0]]:
+                        inherited[hit[0]].append(entry)
+                        changed = True
+    return {p: tuple(v) for p, v in inherited.items() if v}
+
+
+def find_dylib_in_wheel(
+    name: str, binary_path: str, search: Iterable[Entry], files: Mapping[str, ArchivePath]
+) -> tuple[str, str] | None:
+    """The install path a dylib load command reaches inside the wheel, as dyld expands it, and
+    how (``@loader_path`` or the LC_RPATH entry that found it); None when it does not."""
+    if name.startswith("@loader_path/"):
+        candidate = posixpath.normpath(
+            posixpath.join(origin_dir(binary_path), name.removeprefix("@loader_path/")))
+        return (candidate, "@loader_path") if candidate in files else None
+    if name.startswith("@rpath/"):
+        hit = find_in_wheel(name.removeprefix("@rpath/"), search, files)
+        return (hit[0], hit[1].raw) if hit is not None else None
+    return None
+
+
 def find_in_wheel(
     needed: str, search: Iterable[Entry], files: Mapping[str, ArchivePath]
 ) -> tuple[str, Entry] | None:
@@ -145,11 +209,16 @@ class Entry:
     directory: str | None
     """Install-root-relative directory for $ORIGIN entries; None for absolute/cwd ones."""
     looks_like_build_tree: bool = False
+    looks_like_homebrew: bool = False
 
 
 def classify_entry(binary: Binary, raw: str, tag: SearchTag, layout: Layout) -> Entry:
     if raw.startswith("/"):
-        return Entry(raw, tag, "absolute", None, bool(_BUILD_TREE.search(raw)))
+        return Entry(raw, tag, "absolute", None, bool(_BUILD_TREE.search(raw)),
+                     bool(_HOMEBREW.match(raw)))
+    if tag == "LC_RPATH" and (raw == "@executable_path" or raw.startswith("@executable_path/")):
+        # The main executable's directory: for a wheel, wherever the Python interpreter is.
+        return Entry(raw, tag, "executable-relative", None)
     expanded = expand_origin(raw, binary.path)
     if expanded is None:
         return Entry(raw, tag, "cwd-relative", None)
@@ -168,7 +237,10 @@ def classify_entry(binary: Binary, raw: str, tag: SearchTag, layout: Layout) -> 
 
 
 def entries(binary: Binary, layout: Layout) -> tuple[Entry, ...]:
-    """Every entry, RPATH and RUNPATH both (hygiene concerns both, even the one ignored)."""
+    """Every entry, RPATH and RUNPATH both (hygiene concerns both, even the one ignored);
+    ``LC_RPATH`` for Mach-O."""
+    if binary.format == "macho":
+        return tuple(classify_entry(binary, e, "LC_RPATH", layout) for e in binary.rpath)
     return tuple(
         [classify_entry(binary, e, "RPATH", layout) for e in binary.rpath]
         + [classify_entry(binary, e, "RUNPATH", layout) for e in binary.runpath]

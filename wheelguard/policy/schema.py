@@ -18,7 +18,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from wheelguard.errors import InvalidPolicy
-from wheelguard.knowledge.names import ungrafted
+from wheelguard.knowledge.names import library_leaf, loader_name, ungrafted
 from wheelguard.loader.paths import install_path
 from wheelguard.model import Action, DropKind
 from wheelguard.rules import RULES
@@ -199,8 +199,10 @@ class Match:
         return not any(g.match_path(p) for g in self.exclude for p in candidates)
 
     def library_ok(self, names: Iterable[str]) -> bool:
-        """Whether a library glob matches one of ``names`` or its ungrafted name."""
-        candidates = {n for name in names for n in (name, ungrafted(name)) if n}
+        """Whether a library glob matches one of ``names``, its ungrafted name, or (for a
+        Mach-O install name such as ``@rpath/libz3.dylib``) its file name."""
+        candidates = {n for name in names
+                      for n in (name, ungrafted(name), library_leaf(name), loader_name(name)) if n}
         return any(g.match_name(n) for g in self.libraries for n in candidates)
 
     def distribution_ok(self, name: str) -> bool:

@@ -22,11 +22,12 @@ from concurrent.futures import (
     as_completed,
 )
 from pathlib import Path
+from typing import NamedTuple
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from wheelguard.errors import InvalidWheel
-from wheelguard.formats import HEAD, Image, elf, is_native, macho, parse_native
+from wheelguard.formats import HEAD, Image, elf, is_native, keeps_whole, parse_native
 from wheelguard.formats.elf_image import ElfImage
 from wheelguard.model import ArchivePath, Binary, Member, Wheel
 from wheelguard.reading.archive import Extent, Limits, RawReader, WheelArchive, urlsafe_digest
@@ -78,7 +79,7 @@ def scan_wheel(
             metadata_fields, requires = read_metadata(archive, path, dist_info)
             wheel_fields = read_wheel_file(archive, path, dist_info)
             record = read_record(archive, path, dist_info)
-            members, binaries, unreadable = scan.result()
+            members, binaries, companions, unreadable = scan.result()
     return Wheel(
         path=path,
         filename=filename,
@@ -95,6 +96,7 @@ def scan_wheel(
         binaries=binaries,
         unreadable_binaries=unreadable,
         file_size=Path(path).stat().st_size,
+        debug_companions=companions,
     )
 
 
@@ -117,6 +119,13 @@ _MAX_WORKERS = 4
 
 _Scanned = tuple[Member, Binary | None, str | None]
 """A member, and for a native one its parse (or why it could not be parsed)."""
+
+
+class _Result(NamedTuple):
+    members: tuple[Member, ...]
+    binaries: tuple[Binary, ...]
+    companions: tuple[Binary, ...]
+    unreadable: tuple[tuple[ArchivePath, str], ...]
 
 
 class _MemberScan:
@@ -177,9 +186,7 @@ class _MemberScan:
                     future.exception()
         self._reader.close()
 
-    def result(
-        self,
-    ) -> tuple[tuple[Member, ...], tuple[Binary, ...], tuple[tuple[ArchivePath, str], ...]]:
+    def result(self) -> _Result:
         scanned: dict[ArchivePath, _Scanned] = dict(self._listed)
         if not self._futures:
             for item in self._items:
@@ -194,16 +201,20 @@ class _MemberScan:
                 self._progress(sum(e.compress_size for e in self._futures[future]))
         members: list[Member] = []
         binaries: list[Binary] = []
+        companions: list[Binary] = []
         unreadable: list[tuple[ArchivePath, str]] = []
         for name in self._names:
             member, binary, reason = scanned[name]
             members.append(member)
             if binary is not None:
-                binaries.append(binary)
+                # A .dSYM DWARF file is debug data: no loader maps it, so no library check
+                # may count it (it shares its library's UUID and symbols).
+                (companions if binary.is_debug_companion else binaries).append(binary)
             if reason is not None:
                 unreadable.append((name, reason))
         binaries.sort(key=lambda b: b.path)
-        return tuple(members), tuple(binaries), tuple(unreadable)
+        companions.sort(key=lambda b: b.path)
+        return _Result(tuple(members), tuple(binaries), tuple(companions), tuple(unreadable))
 
 
 def _workers(inflated: int) -> int:
@@ -276,13 +287,18 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
     hasher = hashlib.sha256()
     head = b""
     image: ElfImage | None = None
+    whole: bytearray | None = None
+    """A Mach-O or PE member, filled in place (their adapters read tables anywhere in the
+    file): one buffer of the member's size, not a list of chunks joined into a second copy."""
     held: list[bytes] | None = []
-    """Chunks kept while the magic is unknown, then only for Mach-O (lief wants all bytes)."""
+    """Chunks kept while the magic is unknown."""
     pos = reported = 0
     for chunk in reader.iter_chunks(ext):
         hasher.update(chunk)
         if image is not None:
             image.write(pos, chunk)
+        elif whole is not None:
+            whole[pos : pos + len(chunk)] = chunk
         elif held is not None:
             held.append(chunk)
             if len(head) < HEAD:
@@ -295,7 +311,12 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
                             image.write(at, piece)
                             at += len(piece)
                         held = None
-                    elif not macho.is_macho(head):
+                    elif keeps_whole(head):
+                        whole = bytearray(ext.file_size)
+                        joined = b"".join(held)
+                        whole[: len(joined)] = joined
+                        held = None
+                    else:
                         held = None
         pos += len(chunk)
         if progress is not None:
@@ -309,6 +330,8 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
                 return _scanned(ext, head, digest, image.buffer)
         # An unusual layout put something the parse reads in a dropped range: read it whole.
         return _scanned(ext, head, digest, reader.read(ext))
+    if whole is not None:
+        return _scanned(ext, head, digest, whole)
     return _scanned(ext, head, digest, b"".join(held) if held else None)
 
 

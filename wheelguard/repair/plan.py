@@ -25,9 +25,15 @@ from packaging.specifiers import SpecifierSet
 
 from wheelguard.checks.context import AuditContext
 from wheelguard.errors import RepairError
-from wheelguard.knowledge.names import ungrafted
+from wheelguard.knowledge.names import loader_name, ungrafted
 from wheelguard.knowledge.specifiers import has_upper_bound, tighten
-from wheelguard.loader.origin import is_origin_relative, origin_entry
+from wheelguard.loader.origin import (
+    LOADER_PATH,
+    ORIGIN,
+    is_origin_relative,
+    origin_entry,
+    spelled_for,
+)
 from wheelguard.loader.paths import install_path
 from wheelguard.loader.resolve import resolve_binary
 from wheelguard.model import Action, ArchivePath, Binary, DropKind, Finding, SearchTag
@@ -36,6 +42,7 @@ from wheelguard.policy.schema import PolicySet
 
 __all__ = [
     "ElfEdit",
+    "MachOEdit",
     "PlanConflict",
     "PreloadEdit",
     "RepairPlan",
@@ -74,6 +81,20 @@ class ElfEdit:
     remove_needed: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MachOEdit:
+    """Everything done to one Mach-O member (every slice alike), applied through lief by
+    :mod:`wheelguard.repair.macho` and re-signed ad hoc where the signature allows it."""
+
+    path: ArchivePath
+    install_name: str | None = None
+    """The new ``LC_ID_DYLIB`` (None: unchanged)."""
+    replace_dylibs: tuple[tuple[str, str], ...] = ()
+    """Dylib load commands renamed, kind and position kept (their ordinals stay valid)."""
+    rpaths: tuple[str, ...] | None = None
+    """The new ``LC_RPATH`` entries (None: unchanged; empty: all removed)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RequirementEdit:
     provider: str
@@ -93,6 +114,7 @@ class PreloadEdit:
 class RepairPlan:
     drops: tuple[ArchivePath, ...] = ()
     elf: tuple[ElfEdit, ...] = ()
+    macho: tuple[MachOEdit, ...] = ()
     requirements: tuple[RequirementEdit, ...] = ()
     preloads: tuple[PreloadEdit, ...] = ()
     steps: tuple[Step, ...] = ()
@@ -101,7 +123,7 @@ class RepairPlan:
 
     @property
     def changes(self) -> bool:
-        return bool(self.drops or self.elf or self.requirements or self.preloads)
+        return bool(self.drops or self.elf or self.macho or self.requirements or self.preloads)
 
 
 # ---- the builder --------------------------------------------------------------------------
@@ -145,11 +167,18 @@ class _Builder:
         return s
 
     def draft(self, path: str) -> _ElfDraft:
+        """The edits queued for one binary (ELF or Mach-O; :func:`_finish` turns them into an
+        :class:`ElfEdit` or a :class:`MachOEdit`)."""
         binary = self.binaries.get(path)
-        if binary is not None and binary.format != "elf":
-            self.fail(f"{path}: {binary.format} binaries are not edited by wheelguard (use "
-                      "delocate or delvewheel); the policy asks for an ELF edit")
+        if binary is not None and binary.format == "pe":
+            self.fail(f"{path}: PE binaries are not edited by wheelguard (delvewheel repairs "
+                      "Windows wheels); the policy asks for an edit of it")
         return self.elf.setdefault(path, _ElfDraft())
+
+    def token(self, path: str) -> str:
+        """How an origin-relative entry is spelled in this binary's format."""
+        binary = self.binaries.get(path)
+        return LOADER_PATH if binary is not None and binary.format == "macho" else ORIGIN
 
     def replace_needed(self, path: str, old: str, new: str, v: Verdict) -> None:
         d = self.draft(path)
@@ -290,7 +319,9 @@ def _relink_entries(
         opts = v.rule.relink
         target = opts.replacement(raw)
         if target is not None:
-            new = target if is_origin_relative(target) else origin_entry(binary.path, target)
+            token = b.token(binary.path)
+            new = (spelled_for(target, token) if is_origin_relative(target)
+                   else origin_entry(binary.path, target, token=token))
             out.append(new)
             b.step(Action.RELINK, binary.path, f"{tag} entry {raw!r} -> {new!r}", v)
         elif opts.drops(kind):
@@ -313,22 +344,27 @@ def _libraries(b: _Builder, d: Decisions) -> None:
         step = Step(Action.DEPEND_ON_PIP.value, path, f"NEEDED {needed} from {dep.provider}",
                     v.label, v.rule.reason)
         original = ungrafted(needed)
-        if original is not None and not any(g.match_name(needed) for g in v.rule.match.libraries):
+        binary = b.binaries[path]
+        if binary.format == "macho" and not needed.startswith("@rpath/"):
+            # dyld matches a load of @rpath/<name> against the provider's image, already
+            # loaded under that install name; a load by path would look for the dropped copy.
+            b.replace_needed(path, needed, f"@rpath/{loader_name(needed)}", v)
+        elif original is not None and not any(g.match_name(needed)
+                                              for g in v.rule.match.libraries):
             # A grafted copy's hashed SONAME: the provider's library carries the original one.
             b.replace_needed(path, needed, original, v)
         b.require(dep.provider, dep.version, step)
         if dep.preload:
             _queue_preload(b, path, dep.preload, v)
         if dep.runpath:
-            binary = b.binaries[path]
-            entry = origin_entry(path, dep.runpath)
+            entry = origin_entry(path, dep.runpath, token=b.token(path))
             if entry not in binary.search_path:
                 b.draft(path).added.append(entry)
-                b.step(Action.DEPEND_ON_PIP, path, f"RUNPATH entry {entry!r} added "
+                tag = "LC_RPATH" if binary.format == "macho" else "RUNPATH"
+                b.step(Action.DEPEND_ON_PIP, path, f"{tag} entry {entry!r} added "
                        f"({dep.provider}'s {dep.runpath})", v)
         mangled = dep.cxx_mangled
         if mangled:
-            binary = b.binaries[path]
             uses = sorted(s for s in binary.undefined if s.startswith("_Z") and mangled in s)
             if uses:
                 b.wants.setdefault(dep.provider, _Want()).cxx.append((path, uses[0]))
@@ -394,10 +430,16 @@ def _with_specifier(existing: Requirement | None, provider: str, spec: Specifier
 
 def _finish(b: _Builder, requirements: list[RequirementEdit]) -> RepairPlan:
     edits = []
+    macho: list[MachOEdit] = []
     for path, draft in sorted(b.elf.items()):
         if path in b.drops:
             continue
         binary = b.binaries[path]
+        if binary.format == "macho":
+            edit = _macho_edit(b, binary, draft)
+            if edit is not None:
+                macho.append(edit)
+            continue
         current = binary.search_path
         entries = draft.entries if draft.entries is not None else current
         tag = draft.tag if draft.entries is not None else (
@@ -417,8 +459,28 @@ def _finish(b: _Builder, requirements: list[RequirementEdit]) -> RepairPlan:
     return RepairPlan(
         drops=tuple(ArchivePath(p) for p in sorted(b.drops)),
         elf=tuple(edits),
+        macho=tuple(macho),
         requirements=tuple(requirements),
         preloads=tuple(PreloadEdit(init, module) for init, module in sorted(b.preloads)),
         steps=tuple(steps),
         failures=tuple(b.failures),
     )
+
+
+def _macho_edit(b: _Builder, binary: Binary, draft: _ElfDraft) -> MachOEdit | None:
+    """The queued edits of a Mach-O member, or the reason they cannot be made."""
+    if draft.strip_debug and binary.has_debug_info:
+        b.fail(f"{binary.path}: stripping DWARF from a Mach-O file is not done here (strip -S "
+               "on macOS, then re-sign); ship the debug info in a .dSYM outside the wheel")
+    removed = sorted(n for n in draft.remove_needed if n in binary.needed)
+    if removed:
+        b.fail(f"{binary.path}: removing the load command of {', '.join(removed)} would "
+               "renumber the library ordinals the symbol bindings refer to; relink it to "
+               "another name, or drop the dependency at build time")
+    entries = draft.entries if draft.entries is not None else binary.rpath
+    entries = tuple(dict.fromkeys([*entries, *draft.added]))
+    renamed = tuple(sorted((o, n) for o, n in draft.replace_needed.items() if o in binary.needed))
+    rpaths = None if entries == binary.rpath else entries
+    if rpaths is None and not renamed:
+        return None
+    return MachOEdit(path=ArchivePath(binary.path), replace_dylibs=renamed, rpaths=rpaths)

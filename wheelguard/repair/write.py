@@ -43,6 +43,7 @@ from wheelguard.reading.archive import WheelArchive, urlsafe_digest
 from wheelguard.reading.scan import ProgressFn
 from wheelguard.repair.plan import (
     ElfEdit,
+    MachOEdit,
     PreloadEdit,
     RepairPlan,
     RequirementEdit,
@@ -150,6 +151,14 @@ def _changed_members(
         with tempfile.TemporaryDirectory(prefix="wheelguard-repair-") as tmp:
             for edit in plan.elf:
                 contents[edit.path] = _edit_elf(archive, wheel, edit, Path(tmp), env)
+    signing: list[Step] = []
+    for medit in plan.macho:
+        contents[medit.path], note = _edit_macho(archive, wheel, medit)
+        if note is not None:
+            rule = next((s for s in plan.steps if s.path == medit.path), None)
+            signing.append(Step("relink", medit.path, f"code signature {note}",
+                                rule.rule if rule else "repair",
+                                rule.reason if rule else "the edit changed signed bytes"))
     metadata_path = f"{wheel.dist_info}/METADATA"
     if plan.requirements:
         new = _edit_metadata(archive.read(metadata_path), plan.requirements, wheel)
@@ -166,7 +175,7 @@ def _changed_members(
     steps = tuple(
         s for s in plan.steps
         if not (s.path in idle and s.detail.startswith("import "))
-    )
+    ) + tuple(signing)
     return contents, steps
 
 
@@ -200,6 +209,37 @@ def _edit_elf(archive: WheelArchive, wheel: Wheel, edit: ElfEdit, tmp: Path,
     if problems:
         raise RepairError(f"{edit.path}: patched file is wrong: {'; '.join(problems)}")
     return data
+
+
+def _edit_macho(archive: WheelArchive, wheel: Wheel, edit: MachOEdit) -> tuple[bytes, str | None]:
+    """The edited bytes, checked by reading them back with the audit's own Mach-O reader,
+    and what became of the signature."""
+    from wheelguard.repair.macho import apply_macho_edit
+
+    before = next(b for b in wheel.binaries if b.path == edit.path)
+    result = apply_macho_edit(edit.path, archive.read(edit.path), edit)
+    try:
+        after = parse_native(edit.path, result.data)
+    except ValueError as e:
+        raise RepairError(f"{edit.path}: unreadable after editing ({e})") from None
+    if after is None or after.macho is None:
+        raise RepairError(f"{edit.path}: no longer a Mach-O file after editing")
+    renames = dict(edit.replace_dylibs)
+    want_needed = tuple(renames.get(n, n) for n in before.needed)
+    want_rpath = before.rpath if edit.rpaths is None else edit.rpaths
+    want_id = edit.install_name if edit.install_name is not None else before.soname
+    problems = []
+    if after.needed != want_needed:
+        problems.append(f"dylibs are {list(after.needed)}, not {list(want_needed)}")
+    if after.rpath != want_rpath:
+        problems.append(f"LC_RPATH is {list(after.rpath)}, not {list(want_rpath)}")
+    if after.soname != want_id:
+        problems.append(f"install name is {after.soname}, not {want_id}")
+    if after.exported != before.exported or after.undefined != before.undefined:
+        problems.append("its symbols changed")
+    if problems:
+        raise RepairError(f"{edit.path}: edited file is wrong: {'; '.join(problems)}")
+    return result.data, result.signature
 
 
 def _edit_metadata(data: bytes, edits: tuple[RequirementEdit, ...], wheel: Wheel) -> bytes:

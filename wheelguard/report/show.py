@@ -14,6 +14,8 @@ from rich.markup import escape
 __all__ = ["deps_lines", "resolution_text", "show_lines"]
 
 _SCENARIOS = ("lowest", "highest", "newest")
+_SIGNED = {"adhoc": "signed ad hoc", "linker-signed": "signed ad hoc by the linker",
+           "certificate": "signed with a certificate"}
 
 
 def resolution_text(r: Mapping[str, Any], *, versions: bool = False) -> str:
@@ -21,42 +23,99 @@ def resolution_text(r: Mapping[str, Any], *, versions: bool = False) -> str:
     caller names the provider and its version beside it, so the requirement is left out."""
     path = escape(r["path"] or "")
     via = f" [dim](via {escape(r['entry'])})[/]" if r["entry"] else ""
+    reason = r.get("reason")
+    why = f" [dim]({escape(reason)})[/]" if reason else ""
     match r["kind"]:
         case "wheel":
             how = via or " [dim](already loaded by a loader in the wheel)[/]"
             return f"[green]{path}[/]{how}"
         case "platform":
-            return "[dim]platform library[/]"
+            return f"[dim]platform library[/]{why}"
         case "dependency" | "undeclared":
             style = "cyan" if r["kind"] == "dependency" else "yellow"
             note = "" if r["kind"] == "dependency" else "[yellow](not declared)[/] "
             who = "" if versions else escape(r["requirement"] or r["provider"] or "") + " "
             where = f"{path}{via}" if path else \
-                "[dim](by SONAME once the provider is imported)[/]"
+                (why.strip() or "[dim](by SONAME once the provider is imported)[/]")
             return f"[{style}]{who}[/]{note}{where}".replace(f"[{style}][/]", "")
         case "preload":
             top = (r["path"] or "").split("/", 1)[0]
+            if reason:
+                return f"[magenta]preload[/] of {path or '?'}{why}"
             return (f"[magenta]preload[/] of {path or '?'} "
                     f"[dim](only if `import {escape(top)}` ran first)[/]")
+        case "redistributable":
+            return f"[yellow]not shipped[/]{why}"
         case _:
-            return "[bold red]not found[/]"
+            return f"[bold red]not found[/]{why}"
 
 
 def show_lines(data: Mapping[str, Any]) -> list[str]:
-    lines = [f"[bold]{escape(data['wheel'])}[/] "
-             f"[dim]({data['platform_policy'] or 'no platform policy'})[/]"]
+    policy = data["platform_policy"] or ", ".join(data.get("tags", ())) or "no platform policy"
+    lines = [f"[bold]{escape(data['wheel'])}[/] [dim]({escape(policy)})[/]"]
     for lib in data["libraries"]:
-        lines += ["", f"[bold]{escape(lib['path'])}[/] [dim]{escape(lib['machine'])}[/]",
-                  f"  SONAME   {escape(lib['soname'] or '-')}"]
-        for tag in ("rpath", "runpath"):
-            if lib[tag]:
-                lines.append(f"  {tag.upper():8} {escape(':'.join(lib[tag]))}")
-        lines += [f"  NEEDED   {escape(r['needed'])} -> {resolution_text(r)}"
-                  for r in lib["resolution"]]
+        if lib["format"] == "macho":
+            lines += _macho_lines(lib)
+        elif lib["format"] == "pe":
+            lines += _pe_lines(lib)
+        else:
+            lines += _elf_lines(lib)
+    for d in data.get("debug_companions", ()):
+        uuids = ", ".join(s["uuid"] for s in d.get("slices", ()) if s["uuid"])
+        lines += ["", f"[bold]{escape(d['path'])}[/] [dim]{escape(d['machine'])} .dSYM DWARF "
+                      f"(debug data, never loaded; UUID {escape(uuids or '-')})[/]"]
     return lines
 
 
+def _elf_lines(lib: Mapping[str, Any]) -> list[str]:
+    lines = ["", f"[bold]{escape(lib['path'])}[/] [dim]{escape(lib['machine'])}[/]",
+             f"  SONAME   {escape(lib['soname'] or '-')}"]
+    for tag in ("rpath", "runpath"):
+        if lib[tag]:
+            lines.append(f"  {tag.upper():8} {escape(':'.join(lib[tag]))}")
+    lines += [f"  NEEDED   {escape(r['needed'])} -> {resolution_text(r)}"
+              for r in lib["resolution"]]
+    return lines
 
+
+def _macho_lines(lib: Mapping[str, Any]) -> list[str]:
+    """Install name, LC_RPATH and each load command by kind, as otool -L/-l would name them;
+    one header per slice when the slices differ in what they say."""
+    slices = lib["slices"]
+    about = [f"Mach-O {lib['file_type']}"]
+    for s in slices:
+        facts = [s["arch"]]
+        if s["min_os"]:
+            facts.append(f"{s['platform'] or 'macos'} {s['min_os']}")
+        signature = s["signature"]
+        if signature is None:
+            facts.append("unsigned")
+        else:
+            facts.append(_SIGNED[signature] + ("" if s["signature_valid"] is not False
+                                               else " [red](invalid)[/]"))
+        about.append(" ".join(facts))
+    lines = ["", f"[bold]{escape(lib['path'])}[/] [dim]{'; '.join(about)}[/]"]
+    if lib["install_name"]:
+        lines.append(f"  {'install name':<20} {escape(lib['install_name'])}")
+    for entry in lib["lc_rpath"]:
+        lines.append(f"  {'LC_RPATH':<20} {escape(entry)}")
+    commands = {c["name"]: c["command"] for s in slices for c in s["load_commands"]}
+    for r in lib["resolution"]:
+        command = commands.get(r["needed"], "LC_LOAD_DYLIB")
+        lines.append(f"  {command:<20} {escape(r['needed'])} -> {resolution_text(r)}")
+    return lines
+
+
+def _pe_lines(lib: Mapping[str, Any]) -> list[str]:
+    kind = "DLL" if lib["kind"] == "dll" else "executable"
+    lines = ["", f"[bold]{escape(lib['path'])}[/] [dim]{escape(lib['machine'])} PE {kind}"
+                 + (f", exports as {escape(lib['export_name'])}" if lib["export_name"] else "")
+                 + "[/]"]
+    delayed = {n.lower() for n in lib["delay_imports"]}
+    for r in lib["resolution"]:
+        label = "delay import" if r["needed"].lower() in delayed else "import"
+        lines.append(f"  {label:<13} {escape(r['needed'])} -> {resolution_text(r)}")
+    return lines
 
 
 def _layout_line(per_scenario: dict[str, dict[str, Any]]) -> str:
