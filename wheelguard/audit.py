@@ -6,7 +6,7 @@ finding means the same thing wherever it shows up.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,8 +22,15 @@ from wheelguard.rules import RULES, Needs, lookup_rule
 if TYPE_CHECKING:
     from wheelguard.linkage.fetch import ProviderLookup
 
-__all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_wheel", "checked_rules",
-           "given_inputs"]
+__all__ = [
+    "AuditOptions",
+    "AuditResult",
+    "FindingFilter",
+    "audit_wheel",
+    "checked_rules",
+    "count_findings",
+    "given_inputs",
+]
 
 FindingFilter = Callable[[Wheel, tuple[Finding, ...]], tuple[Finding, ...]]
 """A post-pass over findings, e.g. a policy assigning actions and waivers
@@ -137,3 +144,14 @@ def checked_rules(options: AuditOptions, given: frozenset[Needs]) -> frozenset[s
         and (not options.select or code in options.select)
         and code not in options.ignore
     )
+
+
+def count_findings(findings: Sequence[Finding]) -> dict[str, int]:
+    """Live findings per severity, and how many were waived: the one tally every report shows."""
+    live = [f for f in findings if f.waived is None]
+    return {
+        "errors": sum(f.severity == Severity.ERROR for f in live),
+        "warnings": sum(f.severity == Severity.WARNING for f in live),
+        "info": sum(f.severity == Severity.INFO for f in live),
+        "waived": len(findings) - len(live),
+    }
