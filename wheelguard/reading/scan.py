@@ -28,7 +28,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from wheelguard.errors import InvalidWheel
 from wheelguard.formats import HEAD, Image, elf, is_native, macho, parse_native
 from wheelguard.formats.elf_image import ElfImage
-from wheelguard.model import ArchivePath, Binary, Member, Wheel
+from wheelguard.model import ArchivePath, Binary, Member, PythonFacts, RecordEntry, Wheel
 from wheelguard.reading.archive import Extent, Limits, RawReader, WheelArchive, urlsafe_digest
 from wheelguard.reading.distinfo import (
     find_dist_info,
@@ -36,6 +36,7 @@ from wheelguard.reading.distinfo import (
     read_record,
     read_wheel_file,
 )
+from wheelguard.reading.pysource import ModuleFacts, merge_facts, read_module
 
 __all__ = ["ProgressFn", "scan_extents", "scan_wheel"]
 
@@ -68,7 +69,11 @@ def scan_wheel(
             metadata_fields, requires = read_metadata(archive, path, dist_info)
             wheel_fields = read_wheel_file(archive, path, dist_info)
             record = read_record(archive, path, dist_info)
-            members, binaries, unreadable = scan.result()
+            members, binaries, unreadable, modules = scan.result()
+        record_digests = _record_digests(archive, record, members)
+    extensions = [b.path for b in binaries
+                  if any(s.startswith(("PyInit_", "_PyInit_")) for s in b.exported)]
+    sources = [m.path for m in members if m.path.endswith(".py")]
     return Wheel(
         path=path,
         filename=filename,
@@ -84,6 +89,8 @@ def scan_wheel(
         members=members,
         binaries=binaries,
         unreadable_binaries=unreadable,
+        python=merge_facts(modules, sources, extensions) if modules else PythonFacts(),
+        record_digests=record_digests,
     )
 
 
@@ -104,8 +111,9 @@ _PARALLEL_MIN = 8 << 20
 _MAX_WORKERS = 4
 """More threads than this only add memory: each may hold one large member's image."""
 
-_Scanned = tuple[Member, Binary | None, str | None]
-"""A member, and for a native one its parse (or why it could not be parsed)."""
+_Scanned = tuple[Member, Binary | None, str | None, ModuleFacts | None]
+"""A member, and for a native one its parse (or why it could not be parsed), for a Python
+module what it says about loading native parts."""
 
 
 class _MemberScan:
@@ -160,7 +168,8 @@ class _MemberScan:
 
     def result(
         self,
-    ) -> tuple[tuple[Member, ...], tuple[Binary, ...], tuple[tuple[ArchivePath, str], ...]]:
+    ) -> tuple[tuple[Member, ...], tuple[Binary, ...], tuple[tuple[ArchivePath, str], ...],
+               tuple[ModuleFacts, ...]]:
         scanned: dict[ArchivePath, _Scanned] = {}
         if not self._futures:
             for item in self._items:
@@ -176,15 +185,18 @@ class _MemberScan:
         members: list[Member] = []
         binaries: list[Binary] = []
         unreadable: list[tuple[ArchivePath, str]] = []
+        modules: list[ModuleFacts] = []
         for name in self._names:
-            member, binary, reason = scanned[name]
+            member, binary, reason, facts = scanned[name]
             members.append(member)
             if binary is not None:
                 binaries.append(binary)
             if reason is not None:
                 unreadable.append((name, reason))
+            if facts is not None:
+                modules.append(facts)
         binaries.sort(key=lambda b: b.path)
-        return tuple(members), tuple(binaries), tuple(unreadable)
+        return tuple(members), tuple(binaries), tuple(unreadable), tuple(modules)
 
 
 def _workers(inflated: int) -> int:
@@ -301,12 +313,38 @@ def _scanned(ext: Extent, head: bytes, digest: bytes, data: Image | None) -> _Sc
         sha256=urlsafe_digest(digest),
         magic=bytes(head[:HEAD]),
     )
+    if isinstance(data, bytes) and ext.path.endswith(".py"):
+        return member, None, None, read_module(ext.path, data)
     if data is None or not is_native(member.magic):
-        return member, None, None
+        return member, None, None, None
     try:
-        return member, parse_native(ext.path, data), None
+        return member, parse_native(ext.path, data), None, None
     except ValueError as e:
-        return member, None, str(e)
+        return member, None, str(e), None
+
+
+_STRONG = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",
+                     "blake2b", "blake2s"})
+"""hashlib algorithms at least as strong as sha256: what RECORD may name (PEP 376 forbids
+md5 and sha1; installers accept any stronger algorithm hashlib guarantees)."""
+
+
+def _record_digests(
+    archive: WheelArchive, record: tuple[RecordEntry, ...], members: tuple[Member, ...]
+) -> dict[str, str]:
+    """Digests in RECORD's own algorithm for the (rare) members it hashes with something other
+    than sha256: those members are read a second time, the rest never are."""
+    present = {m.path for m in members}
+    out: dict[str, str] = {}
+    for entry in record:
+        algo = (entry.hash or "").partition("=")[0]
+        if algo == "sha256" or algo not in _STRONG or entry.path not in present:
+            continue
+        hasher = hashlib.new(algo)
+        for chunk in archive.iter_chunks(entry.path):
+            hasher.update(chunk)
+        out[entry.path] = f"{algo}={urlsafe_digest(hasher.digest())}"
+    return out
 
 
 def iter_native_names(wheel: Wheel) -> Iterable[ArchivePath]:
