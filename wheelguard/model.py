@@ -255,6 +255,9 @@ class PythonFacts:
     on_import: frozenset[str] = frozenset()
     """Dotted names of the wheel's modules (Python and extension) that importing its
     top-level packages runs."""
+    alternatives: frozenset[str] = frozenset()
+    """``file:line`` sites whose library literals are alternatives of one conditional
+    expression (``"a" if flag else "b"``): one of them is loaded."""
 
 
 # ---- subjects: what a finding is about --------------------------------------------------------

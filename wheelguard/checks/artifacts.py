@@ -144,7 +144,8 @@ def _tags(ctx: AuditContext) -> Iterator[Finding]:
 
 _GENERIC_DIRS = frozenset({"src", "source", "sources", "lib", "lib64", "include", "build",
                            "tests", "test", "docs", "doc", "examples", "python", "cmake",
-                           "data", "share", "bin", "tools", "utils", "csrc"} | VENDOR_DIRS)
+                           "data", "share", "bin", "tools", "utils", "csrc", "stubs", "common",
+                           "core", "kernels", "runtime"} | VENDOR_DIRS)
 """Directory names too common to tie a tree to one path the code builds (alone)."""
 
 

@@ -99,16 +99,17 @@ def _requests(reach: Reach, binaries: list[Binary]) -> dict[ArchivePath, list[_R
 
 
 def _meeting(
-    group: Sequence[Binary], requests: dict[ArchivePath, list[_Request]]
+    group: Sequence[Binary], requests: dict[ArchivePath, list[_Request]], reach: Reach
 ) -> tuple[str, Binary, Binary] | None:
     """How two files of ``group`` meet in one process: ``"both"`` (both mapped) or
-    ``"substituted"`` (a request for one is served by the other, already loaded)."""
+    ``"substituted"`` (a request for one is served by the other, already loaded). Files that
+    only alternative roots reach (one conditional picks which) never meet."""
     by_path = {b.path: b for b in group}
     found: tuple[str, Binary, Binary] | None = None
     for first in group:
         for r1 in requests.get(first.path, ()):
             for second in group:
-                if second.path == first.path:
+                if second.path == first.path or not reach.together(first.path, second.path):
                     continue
                 for r2 in requests.get(second.path, ()):
                     absorbed = r2.name is not None and (
@@ -139,7 +140,7 @@ def _copies(
     subject = CopiesSubject(members=tuple(paths), names=tuple(dict.fromkeys(names)))
     data: dict[str, object] = {"paths": paths, "key": key, "identical": identical,
                                "loaded": {p: ctx.reach.describe(p) for p in paths}}
-    meet = _meeting(group, requests)
+    meet = _meeting(group, requests, ctx.reach)
     if meet is not None and not (identical and meet[0] == "substituted"):
         how, one, two = meet
         data["meets"] = how
@@ -269,7 +270,8 @@ def _embedded_abi(
             continue
         symbols = provider.abi_exports(b)
         others = [o for o in carriers if o.path != b.path and sha[o.path] != sha[b.path]]
-        met = next((o for o in others if _meeting([b, o], requests) is not None), None)
+        met = next((o for o in others if _meeting([b, o], requests, ctx.reach) is not None),
+                   None)
         state = ctx.reach.of(b.path)
         if met is not None:
             where = f"{met.path} in this wheel (loaded {ctx.reach.describe(met.path)})"

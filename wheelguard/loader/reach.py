@@ -26,7 +26,7 @@ import fnmatch
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from wheelguard.loader.paths import install_path
@@ -53,6 +53,11 @@ class Root:
     """Why it is opened: 'imported at pkg/x.py:12', 'named at pkg/lib.py:40' ..."""
     by_path: bool
     """Opened by its own path (compared by file, never by SONAME, against what is loaded)."""
+    group: str | None = None
+    """Roots of one group are alternatives (one conditional picks one): never together."""
+
+    def excludes(self, other: Root) -> bool:
+        return self.group is not None and self.group == other.group and self != other
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,14 @@ class Reach:
     """For each reached binary: the root, then every file down to it, for its best state."""
     edges: tuple[Edge, ...]
     """NEEDED resolved inside the wheel, from every binary a Python process may load."""
+    origins: Mapping[ArchivePath, frozenset[ArchivePath]] = field(
+        default_factory=lambda: freeze_mapping({}))
+    """For each reached binary: every root whose loading maps it."""
+
+    def together(self, a: ArchivePath, b: ArchivePath) -> bool:
+        """Whether some process can hold both: roots that reach them are not alternatives."""
+        left, right = self.origins.get(a, frozenset()), self.origins.get(b, frozenset())
+        return any(not self.roots[x].excludes(self.roots[y]) for x in left for y in right)
 
     def of(self, path: ArchivePath) -> ReachState:
         return self.state.get(path, "unloaded")
@@ -125,6 +138,18 @@ def compute_reach(
                 if res.kind == "wheel" and res.path is not None and res.path in files:
                     target = files[res.path]
                     queue.append((target, (*via, target)))
+    origins: dict[ArchivePath, set[ArchivePath]] = {}
+    for root in roots.values():
+        seen_here: set[ArchivePath] = set()
+        todo_here = [root.path]
+        while todo_here:
+            path = todo_here.pop()
+            if path in seen_here:
+                continue
+            seen_here.add(path)
+            origins.setdefault(path, set()).add(root.path)
+            todo_here.extend(files[r.path] for r in resolutions.get(path, ())
+                             if r.kind == "wheel" and r.path is not None and r.path in files)
     process = {p for p, r in roots.items() if r.kind != "executable"}
     edges: list[Edge] = []
     seen: set[ArchivePath] = set()
@@ -139,7 +164,8 @@ def compute_reach(
                 edges.append(Edge(path, res.needed, files[res.path]))
                 todo.append(files[res.path])
     return Reach(roots=freeze_mapping(roots), state=freeze_mapping(out),
-                 chain=freeze_mapping(chain), edges=tuple(edges))
+                 chain=freeze_mapping(chain), edges=tuple(edges),
+                 origins=freeze_mapping({p: frozenset(o) for p, o in origins.items()}))
 
 
 def _root_state(root: Root) -> ReachState:
@@ -189,7 +215,9 @@ def _roots(wheel: Wheel) -> dict[ArchivePath, Root]:
         else:
             evidence = (f"{path}, which the package's Python code opens only optionally or "
                         f"on request ({shown})")
-        roots[path] = Root(path, "python", not now, evidence, by_path=exact)
+        groups = {f"{s.file}:{s.line}" for s in sites}
+        group = next(iter(groups)) if len(groups) == 1 and groups <= facts.alternatives else None
+        roots[path] = Root(path, "python", not now, evidence, by_path=exact, group=group)
     if not extensions and not loads:
         for b in binaries:
             if b.path not in roots and b.is_shared_object:
@@ -255,9 +283,10 @@ def _python_loads(
                 if fnmatch.fnmatchcase(base, literal):
                     for b in group:
                         note(b, sites, False)
-        else:
-            key = _stem(literal)
-            for b in by_stem.get(key, ()):
+        elif literal.startswith("lib") or "." not in literal:
+            # 'libz3.%s.%s' (a name being formatted) or a bare target name ('tvm_runtime');
+            # a dotted name of anything else ('tvm.contrib.cudnn.exists') is no library.
+            for b in by_stem.get(_stem(literal), ()):
                 note(b, sites, False)
     return found
 

@@ -43,7 +43,9 @@ class ModuleFacts:
     path: ArchivePath
     imports: tuple[tuple[str, int, bool, bool], ...]
     """(module, line, guarded, lazy): lazy imports sit in a function body."""
-    libraries: tuple[tuple[str, int, bool], ...]
+    libraries: tuple[tuple[str, int, bool, bool], ...]
+    """(literal, line, optional, alternative): alternative literals share a conditional
+    expression (``"a" if runtime_only else "b"``), so one of them is loaded, not both."""
     fragments: tuple[str, ...]
 
 
@@ -105,7 +107,11 @@ def read_module(path: ArchivePath, data: bytes) -> ModuleFacts | None:
         for m in _STRING.finditer(data):
             text = m[2].decode("ascii", "replace")
             optional = tries.holds(m.start()) or not calls.runs_on_import(m.start())
-            libraries.append((text, lines.at(m.start()), optional))
+            start = data.rfind(b"\n", 0, m.start()) + 1
+            end = data.find(b"\n", m.end())
+            line_text = data[start: end if end >= 0 else None]
+            alternative = b" if " in line_text and b" else " in line_text
+            libraries.append((text, lines.at(m.start()), optional, alternative))
     fragments = set()
     for hit in _CALL_HIT.finditer(data):
         args = _CALL_ARGS.match(data, hit.end() - 1)
@@ -163,9 +169,10 @@ def merge_facts(
     imports: dict[str, list[Site]] = {}
     libraries: dict[str, list[Site]] = {}
     fragments: set[str] = set()
+    alternatives: set[str] = set()
     edges: dict[str, set[str]] = {}
     for mod in sorted(modules, key=lambda m: m.path):
-        if _is_test(mod.path):
+        if _is_test(mod.path) or _is_build_script(mod.path):
             fragments.update(mod.fragments)
             continue
         source = module_name(mod.path)
@@ -175,8 +182,10 @@ def merge_facts(
                     _add(imports, target, Site(mod.path, line, guarded))
                 if not guarded and not lazy:
                     edges.setdefault(source, set()).add(target)
-        for text, line, guarded in mod.libraries:
+        for text, line, guarded, alternative in mod.libraries:
             _add(libraries, text, Site(mod.path, line, guarded))
+            if alternative:
+                alternatives.add(f"{mod.path}:{line}")
         fragments.update(mod.fragments)
     on_import: set[str] = set()
     todo = [k for k in keys if "." not in k and k.isidentifier()]
@@ -194,6 +203,7 @@ def merge_facts(
         libraries=freeze_mapping({k: tuple(v) for k, v in sorted(libraries.items())}),
         fragments=frozenset(fragments),
         on_import=frozenset(on_import),
+        alternatives=frozenset(alternatives),
     )
 
 
@@ -217,6 +227,11 @@ def module_name(path: str) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(p for p in parts if p)
+
+
+def _is_build_script(path: str) -> bool:
+    """``setup.py`` and friends build the package; nothing imports them at run time."""
+    return path.rsplit("/", 1)[-1] in ("setup.py", "conftest.py", "noxfile.py")
 
 
 def _add(table: dict[str, list[Site]], key: str, site: Site) -> None:
