@@ -163,10 +163,10 @@ class _Deliberate:
             pieces = fragment.split("/")
             self._by_first[pieces[0]].append(pieces)
 
-    def why(self, path: str, category: str) -> str | None:
+    def why(self, path: str, category: str, *, vendored: bool) -> str | None:
         parts = path.split("/")
-        if category == "cmake" and "cmake" in (p.lower() for p in parts[:-1]):
-            return "cmake-package"
+        if category == "cmake" and not vendored and "cmake" in (p.lower() for p in parts[:-1]):
+            return "cmake-package"  # a vendored project's package config is its own, not ours
         if category == "object" and self._sdk:
             return "sdk"
         if category == "source" and self._jit_source(parts):
@@ -207,7 +207,7 @@ def _artifacts(ctx: AuditContext) -> Iterator[Finding]:
         category = artifact_category(member.path, vendored)
         if category is None or (not vendored and category not in _EVERYWHERE):
             continue
-        why = deliberate.why(member.path, category)
+        why = deliberate.why(member.path, category, vendored=vendored)
         if why is not None:
             kept[(tree, vendored)].add(member, why)
         else:

@@ -147,8 +147,8 @@ def _copies(
         if how == "both":
             what = "both can be mapped into one process"
         else:
-            what = (f"the loader maps one: whichever is loaded first serves the users of the "
-                    f"other build ({two.path} needs the same SONAME)")
+            what = ("the loader maps only the first one loaded, which then serves the users of "
+                    "the other build too")
         code = "WG101" if kind == "soname" else "WG103"
         return RULES[code].finding(
             subject,
