@@ -29,7 +29,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from wheelguard.errors import InvalidWheel
 from wheelguard.formats import HEAD, Image, elf, is_native, keeps_whole, parse_native
 from wheelguard.formats.elf_image import ElfImage
-from wheelguard.model import ArchivePath, Binary, Member, Wheel
+from wheelguard.model import ArchivePath, Binary, Member, PythonFacts, RecordEntry, Wheel
 from wheelguard.reading.archive import Extent, Limits, RawReader, WheelArchive, urlsafe_digest
 from wheelguard.reading.distinfo import (
     find_dist_info,
@@ -37,6 +37,7 @@ from wheelguard.reading.distinfo import (
     read_record,
     read_wheel_file,
 )
+from wheelguard.reading.pysource import ModuleFacts, merge_facts, read_module
 
 __all__ = ["MemberFilter", "ProgressFn", "scan_extents", "scan_wheel"]
 
@@ -79,7 +80,11 @@ def scan_wheel(
             metadata_fields, requires = read_metadata(archive, path, dist_info)
             wheel_fields = read_wheel_file(archive, path, dist_info)
             record = read_record(archive, path, dist_info)
-            members, binaries, companions, unreadable = scan.result()
+            members, binaries, companions, unreadable, modules = scan.result()
+        record_digests = _record_digests(archive, record, members)
+    extensions = [b.path for b in binaries
+                  if any(s.startswith(("PyInit_", "_PyInit_")) for s in b.exported)]
+    sources = [m.path for m in members if m.path.endswith(".py")]
     return Wheel(
         path=path,
         filename=filename,
@@ -97,6 +102,8 @@ def scan_wheel(
         unreadable_binaries=unreadable,
         file_size=Path(path).stat().st_size,
         debug_companions=companions,
+        python=merge_facts(modules, sources, extensions) if modules else PythonFacts(),
+        record_digests=record_digests,
     )
 
 
@@ -117,8 +124,9 @@ _PARALLEL_MIN = 8 << 20
 _MAX_WORKERS = 4
 """More threads than this only add memory: each may hold one large member's image."""
 
-_Scanned = tuple[Member, Binary | None, str | None]
-"""A member, and for a native one its parse (or why it could not be parsed)."""
+_Scanned = tuple[Member, Binary | None, str | None, ModuleFacts | None]
+"""A member, and for a native one its parse (or why it could not be parsed), for a Python
+module what it says about loading native parts."""
 
 
 class _Result(NamedTuple):
@@ -126,6 +134,7 @@ class _Result(NamedTuple):
     binaries: tuple[Binary, ...]
     companions: tuple[Binary, ...]
     unreadable: tuple[tuple[ArchivePath, str], ...]
+    modules: tuple[ModuleFacts, ...]
 
 
 class _MemberScan:
@@ -146,7 +155,8 @@ class _MemberScan:
         extents = archive.extents()
         self._listed: dict[ArchivePath, _Scanned] = {}
         if only is not None:
-            self._listed = {e.path: (_listed(e), None, None) for e in extents if not only(e.path)}
+            self._listed = {e.path: (_listed(e), None, None, None) for e in extents
+                            if not only(e.path)}
             extents = tuple(e for e in extents if e.path not in self._listed)
         self._items = _plan(extents)
         self._progress = progress
@@ -203,8 +213,9 @@ class _MemberScan:
         binaries: list[Binary] = []
         companions: list[Binary] = []
         unreadable: list[tuple[ArchivePath, str]] = []
+        modules: list[ModuleFacts] = []
         for name in self._names:
-            member, binary, reason = scanned[name]
+            member, binary, reason, facts = scanned[name]
             members.append(member)
             if binary is not None:
                 # A .dSYM DWARF file is debug data: no loader maps it, so no library check
@@ -212,9 +223,12 @@ class _MemberScan:
                 (companions if binary.is_debug_companion else binaries).append(binary)
             if reason is not None:
                 unreadable.append((name, reason))
+            if facts is not None:
+                modules.append(facts)
         binaries.sort(key=lambda b: b.path)
         companions.sort(key=lambda b: b.path)
-        return _Result(tuple(members), tuple(binaries), tuple(companions), tuple(unreadable))
+        return _Result(tuple(members), tuple(binaries), tuple(companions), tuple(unreadable),
+                       tuple(modules))
 
 
 def _workers(inflated: int) -> int:
@@ -349,12 +363,38 @@ def _scanned(ext: Extent, head: bytes, digest: bytes, data: Image | None) -> _Sc
         sha256=urlsafe_digest(digest),
         magic=bytes(head[:HEAD]),
     )
+    if isinstance(data, bytes) and ext.path.endswith(".py"):
+        return member, None, None, read_module(ext.path, data)
     if data is None or not is_native(member.magic):
-        return member, None, None
+        return member, None, None, None
     try:
-        return member, parse_native(ext.path, data), None
+        return member, parse_native(ext.path, data), None, None
     except ValueError as e:
-        return member, None, str(e)
+        return member, None, str(e), None
+
+
+_STRONG = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",
+                     "blake2b", "blake2s"})
+"""hashlib algorithms at least as strong as sha256: what RECORD may name (PEP 376 forbids
+md5 and sha1; installers accept any stronger algorithm hashlib guarantees)."""
+
+
+def _record_digests(
+    archive: WheelArchive, record: tuple[RecordEntry, ...], members: tuple[Member, ...]
+) -> dict[str, str]:
+    """Digests in RECORD's own algorithm for the (rare) members it hashes with something other
+    than sha256: those members are read a second time, the rest never are."""
+    present = {m.path for m in members}
+    out: dict[str, str] = {}
+    for entry in record:
+        algo = (entry.hash or "").partition("=")[0]
+        if algo == "sha256" or algo not in _STRONG or entry.path not in present:
+            continue
+        hasher = hashlib.new(algo)
+        for chunk in archive.iter_chunks(entry.path):
+            hasher.update(chunk)
+        out[entry.path] = f"{algo}={urlsafe_digest(hasher.digest())}"
+    return out
 
 
 def iter_native_names(wheel: Wheel) -> Iterable[ArchivePath]:
