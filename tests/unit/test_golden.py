@@ -43,7 +43,7 @@ def normalise(doc: Any, key: str | None = None) -> Any:
         return [normalise(v, key) for v in doc]
     if isinstance(doc, bool) or doc is None:
         return doc
-    if isinstance(doc, int) and key in _BYTE_KEYS:
+    if isinstance(doc, int) and key is not None and (key in _BYTE_KEYS or key.endswith("_bytes")):
         return "<bytes>"
     if isinstance(doc, str):
         if key == "sha256":  # of the wheel file: the compiler's bytes
