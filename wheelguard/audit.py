@@ -7,7 +7,6 @@ finding means the same thing wherever it shows up.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +19,8 @@ from wheelguard.reading.scan import ProgressFn, scan_wheel
 from wheelguard.rules import RULES, Needs, lookup_rule
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from wheelguard.linkage.fetch import ProviderLookup
 
 __all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_wheel", "checked_rules",

@@ -202,13 +202,14 @@ class _MemberScan:
                     self._reader.path, item, reader=self._reader, progress=self._progress
                 ):
                     scanned[s[0].path] = s
-        from concurrent.futures import as_completed
+        else:
+            from concurrent.futures import as_completed
 
-        for future in as_completed(self._futures):
-            for s in future.result():
-                scanned[s[0].path] = s
-            if self._progress is not None and self._report is None:
-                self._progress(sum(e.compress_size for e in self._futures[future]))
+            for future in as_completed(self._futures):
+                for s in future.result():
+                    scanned[s[0].path] = s
+                if self._progress is not None and self._report is None:
+                    self._progress(sum(e.compress_size for e in self._futures[future]))
         members: list[Member] = []
         binaries: list[Binary] = []
         companions: list[Binary] = []
