@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from wheelguard.linkage.fetch import ProviderLookup
 
-__all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_wheel", "audit_wheels",
-           "checked_rules", "default_jobs", "given_inputs"]
+__all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_scanned", "audit_wheel",
+           "audit_wheels", "checked_rules", "default_jobs", "given_inputs"]
 
 FindingFilter = Callable[[Wheel, tuple[Finding, ...]], tuple[Finding, ...]]
 """A post-pass over findings, e.g. a policy assigning actions and waivers
@@ -94,8 +94,16 @@ def audit_wheel(
     executor: Executor | None = None,
     post: FindingFilter | None = None,
 ) -> AuditResult:
-    options = options or AuditOptions()
     wheel = scan_wheel(path, progress=progress, executor=executor)
+    return audit_scanned(wheel, options, post=post)
+
+
+def audit_scanned(
+    wheel: Wheel, options: AuditOptions | None = None, *, post: FindingFilter | None = None
+) -> AuditResult:
+    """The checks over a wheel already scanned (or derived from a scan: what ``repair``
+    wrote, :func:`wheelguard.repair.after.repaired_wheel`)."""
+    options = options or AuditOptions()
     ctx = make_context(
         wheel,
         size_budget=options.size_budget,
