@@ -96,7 +96,7 @@ def plan_wheel(
     """Audit ``path`` (every check) and plan its repair under ``policies``."""
     result = audit_wheel(path, AuditOptions(python=python), progress=progress)
     decided = decide(policies, result.wheel, result.findings)
-    plan = make_plan(result.context, result.findings, policies)
+    plan = make_plan(result.context, result.findings, policies, decided)
     return result.wheel, result.context, decided.findings, plan
 
 
