@@ -156,7 +156,7 @@ def collect_inputs(args: argparse.Namespace) -> tuple[list[Input], list[str]]:
     notes: list[str] = []
     wanted = set(args.inputs.split(","))
     manifest = load_corpus()
-    keys = [k for k in (args.corpus.split(",") if args.corpus else CORPUS)]
+    keys = list(args.corpus.split(",") if args.corpus else CORPUS)
     needed = sorted({*(keys if "corpus" in wanted else ()),
                      *(RELEASE if "release" in wanted else ()),
                      *(("tilelang-linux",) if "repair" in wanted else ())})

@@ -28,8 +28,18 @@ if TYPE_CHECKING:
 
     from wheelguard.linkage.fetch import ProviderLookup
 
-__all__ = ["AuditOptions", "AuditResult", "FindingFilter", "audit_scanned", "audit_wheel",
-           "audit_wheels", "checked_rules", "default_jobs", "given_inputs"]
+__all__ = [
+    "AuditOptions",
+    "AuditResult",
+    "FindingFilter",
+    "audit_scanned",
+    "audit_wheel",
+    "audit_wheels",
+    "checked_rules",
+    "count_findings",
+    "default_jobs",
+    "given_inputs",
+]
 
 FindingFilter = Callable[[Wheel, tuple[Finding, ...]], tuple[Finding, ...]]
 """A post-pass over findings, e.g. a policy assigning actions and waivers
@@ -291,3 +301,14 @@ def checked_rules(options: AuditOptions, given: frozenset[Needs]) -> frozenset[s
         and (not options.select or code in options.select)
         and code not in options.ignore
     )
+
+
+def count_findings(findings: Sequence[Finding]) -> dict[str, int]:
+    """Live findings per severity, and how many were waived: the one tally every report shows."""
+    live = [f for f in findings if f.waived is None]
+    return {
+        "errors": sum(f.severity == Severity.ERROR for f in live),
+        "warnings": sum(f.severity == Severity.WARNING for f in live),
+        "info": sum(f.severity == Severity.INFO for f in live),
+        "waived": len(findings) - len(live),
+    }

@@ -51,10 +51,12 @@ __all__ = [
     "NeededSubject",
     "PEFacts",
     "ProviderSubject",
+    "PythonFacts",
     "RecordEntry",
     "SearchPathSubject",
     "SearchTag",
     "Severity",
+    "Site",
     "SoName",
     "Subject",
     "SubjectKind",
@@ -118,6 +120,7 @@ class Action(enum.Enum):
     RELINK = "relink"
     DEPEND_ON_PIP = "depend-on-pip"
     GRAFT = "graft"
+    RETAG = "retag"
     FAIL = "fail"
     WAIVE = "waive"
 
@@ -319,6 +322,11 @@ class Binary:
     """Loadable as a library: ELF ``ET_DYN``, Mach-O dylib or bundle, a PE DLL."""
     macho: MachOFacts | None = None
     pe: PEFacts | None = None
+    debug_bytes: int = 0
+    """Bytes of those DWARF sections in the file (0 where the adapter does not measure them)."""
+    damage: str | None = None
+    """Why part of the file could not be read although the loader's view (ELF header,
+    program headers, dynamic segment) could: e.g. unreadable section headers."""
 
     @property
     def search_path(self) -> tuple[str, ...]:
@@ -349,6 +357,41 @@ class Binary:
         """The name other objects use to find this one: SONAME, else the file name."""
         return self.soname or self.path.rsplit("/", 1)[-1]
 
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Where a statement or literal was seen in the wheel's Python code."""
+
+    file: ArchivePath
+    line: int
+    guarded: bool
+    """Inside a ``try`` whose handlers catch a failed import or load."""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" + (" (in try/except)" if self.guarded else "")
+
+
+@dataclass(frozen=True, slots=True)
+class PythonFacts:
+    """What the wheel's own Python code says about loading its native parts (read by
+    :mod:`wheelguard.reading.pysource`)."""
+
+    imports: Mapping[str, tuple[Site, ...]] = field(
+        default_factory=lambda: types.MappingProxyType({}))
+    """Dotted module name -> where the package imports it (unguarded sites first, a few at
+    most); only the wheel's extension modules, and test modules do not count."""
+    libraries: Mapping[str, tuple[Site, ...]] = field(
+        default_factory=lambda: types.MappingProxyType({}))
+    """String literal of a module that loads libraries itself -> where it appears."""
+    fragments: frozenset[str] = frozenset()
+    """Relative paths ('data/csrc', 'driver.c') the code builds from literals."""
+    on_import: frozenset[str] = frozenset()
+    """Dotted names of the wheel's modules (Python and extension) that importing its
+    top-level packages runs."""
+    alternatives: frozenset[str] = frozenset()
+    """``file:line`` sites whose library literals are alternatives of one conditional
+    expression (``"a" if flag else "b"``): one of them is loaded."""
 
 
 # ---- subjects: what a finding is about --------------------------------------------------------
@@ -652,6 +695,10 @@ class Wheel:
     """Native files that are debug data, not code: the DWARF files of ``.dSYM`` bundles
     (Mach-O ``MH_DSYM``). Kept out of ``binaries`` because no loader ever maps them, so no
     check about libraries (duplicates, runtimes, search paths) may count them."""
+    python: PythonFacts = field(default_factory=PythonFacts)
+    record_digests: Mapping[str, str] = field(default_factory=lambda: freeze_mapping({}))
+    """For members RECORD hashes with another algorithm than sha256: ``algo=digest`` of the
+    member's bytes in that algorithm (urlsafe base64, no padding), as RECORD writes it."""
 
     _index: Mapping[str, Member] = field(init=False, repr=False, compare=False)
 

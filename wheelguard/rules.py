@@ -100,7 +100,7 @@ class Rule:
         )
 
 
-E, W, A = Severity.ERROR, Severity.WARNING, Action
+E, W, N, A = Severity.ERROR, Severity.WARNING, Severity.INFO, Action
 # The actions each kind of finding can be handled by, beyond fail and waive.
 _NONE: frozenset[Action] = frozenset()
 _PIP = frozenset({A.DEPEND_ON_PIP})
@@ -114,23 +114,27 @@ _BUNDLED = frozenset({A.KEEP, A.STRIP, A.DEPEND_ON_PIP})
 _ALL = (
     # 1xx: one runtime, loaded once
     Rule("WG101", "duplicate-soname", E, "copies", "one-runtime", _PIP,
-         "Two members of the wheel carry the same SONAME.",
+         "Two different builds carry one SONAME and the package loads both: either both are "
+         "mapped (one opened by path) or the first one loaded serves every user of the other.",
          "Ship one copy; point every user at it through $ORIGIN-relative RUNPATH entries."),
     Rule("WG102", "duplicate-content", W, "copies", "one-runtime", _PIP,
-         "Two native members are byte-identical (a symlink turned into a copy, or a graft).",
+         "Two native members are byte-identical (a symlink turned into a copy, or a graft) "
+         "and the loader maps only one of them: wasted space.",
          "Keep one file; wheels cannot hold symlinks, so make the loader find the single copy."),
     Rule("WG103", "duplicate-build-id", E, "copies", "one-runtime", _PIP,
-         "Two different native members share a GNU build-id: one build, shipped twice.",
+         "Two members with one GNU build-id (one build, shipped twice) can both be mapped into "
+         "one process.",
          "Ship one copy of the library."),
     Rule("WG104", "embedded-runtime-abi", E, "member", "one-runtime", _NONE,
-         "A library exports a runtime's C ABI (the tvm-ffi TVMFFI* functions) while the runtime "
-         "library is provided elsewhere (another member, or a required distribution): a second "
-         "runtime in one process.",
+         "A library exports a runtime's C ABI (the tvm-ffi TVMFFI* functions) while another "
+         "member that carries it too, or a required distribution, is loaded into the same "
+         "process: a second runtime.",
          "Link against tvm_ffi::shared from apache-tvm-ffi instead of compiling tvm-ffi "
          "sources in; stripping files cannot fix this."),
     Rule("WG105", "bundled-provided-library", E, "member", "one-runtime", _BUNDLED,
-         "The wheel bundles a library that a required distribution provides (libtvm_ffi while "
-         "requiring apache-tvm-ffi): two copies can load into one process.",
+         "The wheel bundles, under the provider's own SONAME, a library a required "
+         "distribution ships (or a renamed copy of a runtime such as libtvm_ffi): two copies, "
+         "or the wrong one, in one process.",
          "Drop the bundled copy (exclude libtvm_ffi.so from auditwheel/delocate grafting) and "
          "import tvm_ffi before loading your libraries."),
     Rule("WG120", "duplicate-install-name", E, "copies", "one-runtime", _PIP,
@@ -144,6 +148,11 @@ _ALL = (
          "Two different DLLs of the wheel have one file name: Windows keeps one module per name, "
          "so the first one loaded serves every later import of that name.",
          "Ship one copy, or give private copies distinct names (delvewheel's name mangling)."),
+    Rule("WG106", "duplicate-apart", W, "copies", "one-runtime", _PIP,
+         "Different builds of one library (one SONAME, one build-id, or one runtime's C ABI) "
+         "that the loader cannot map into one process: alternatives the package opens one at "
+         "a time, or copies nothing in the wheel loads.",
+         "Nothing breaks today; ship one build if the copies are not alternatives."),
     # 2xx: RPATH / RUNPATH hygiene
     Rule("WG201", "rpath-absolute", E, "search-path", "search-paths", _RELINK,
          "An RPATH/RUNPATH entry is an absolute path, valid only on the build machine.",
@@ -153,7 +162,7 @@ _ALL = (
          "An RPATH/RUNPATH entry is empty or relative without $ORIGIN: it resolves against the "
          "process's current directory (a library-hijack risk).",
          "Remove the entry or anchor it with $ORIGIN."),
-    Rule("WG203", "rpath-escapes-root", E, "search-path", "search-paths", _RELINK,
+    Rule("WG203", "rpath-escapes-root", W, "search-path", "search-paths", _RELINK,
          "An $ORIGIN-relative entry climbs out of the install root (above site-packages).",
          "Point entries only at directories the wheel or a declared dependency installs."),
     Rule("WG204", "rpath-other-distribution", W, "search-path", "search-paths", _SIBLING,
@@ -222,6 +231,26 @@ _ALL = (
          "installs on the earlier minor releases too.",
          "Build with MACOSX_DEPLOYMENT_TARGET=<major>.0 if those releases matter; delocate "
          "tags such wheels the same way and warns."),
+    Rule("WG306", "needs-gpu-driver", N, "needed", "loader", _NONE,
+         "A library needs a GPU driver library (libcuda.so.1, libnvidia-ml.so.1 ...): it "
+         "loads only where that driver is installed.",
+         "Nothing to bundle or declare: driver libraries come with the driver. Say so in the "
+         "install notes."),
+    Rule("WG307", "needed-unresolved-optional", W, "needed", "loader", _NEEDED,
+         "A NEEDED library will not be found, in a binary the package loads only optionally "
+         "(an import inside try/except) or that nothing in the wheel loads (a plugin opened "
+         "on demand): that feature fails, the import does not.",
+         "Declare the provider (perhaps under an extra), or document what the user installs "
+         "to use the feature."),
+    Rule("WG308", "needed-preloaded", N, "needed", "loader", _NONE,
+         "A NEEDED library is found only because a library of this wheel with that SONAME is "
+         "loaded first (import triton maps libtriton.so before its plugins): the binary "
+         "cannot be loaded on its own.",
+         "Add an $ORIGIN-relative RUNPATH entry to the directory of that library."),
+    Rule("WG309", "needed-extra-only", W, "needed", "loader", _PIP,
+         "A NEEDED library is provided by a distribution the wheel declares only under an "
+         "extra: installed without it, the library must come from the system.",
+         "Declare the provider unconditionally, or document the extra."),
     # 4xx: what should not ship
     Rule("WG401", "vendored-artifacts", E, "tree", "contents", _REMOVABLE,
          "A vendored tree (3rdparty/, third_party/ ...) ships sources, CMake files, objects, "
@@ -237,8 +266,9 @@ _ALL = (
     Rule("WG404", "debug-info", W, "debug-info", "contents", _REMOVABLE,
          "A native library carries DWARF debug sections.",
          "Build Release (or strip with `strip --strip-debug`); ship debug info separately."),
-    Rule("WG405", "unreadable-binary", W, "member", "integrity", _NONE,
-         "A member has native magic bytes but cannot be parsed.",
+    Rule("WG405", "unreadable-binary", E, "member", "integrity", _NONE,
+         "A member has native magic bytes but its headers cannot be read: the loader cannot "
+         "map it either.",
          "Check the build; a truncated library fails at import time."),
     Rule("WG420", "dsym-bundle", W, "tree", "contents", _REMOVABLE,
          "The wheel ships a .dSYM bundle: the DWARF debug companion of a library, which dyld "
@@ -249,6 +279,25 @@ _ALL = (
          "A native binary is built for another operating system than the wheel's platform tag "
          "(a Windows DLL in a macOS wheel, a Mach-O file in a Linux wheel).",
          "Remove it from the wheel; build per-platform wheels from per-platform build trees."),
+    Rule("WG406", "tag-not-uploadable", E, "wheel", "integrity", frozenset({A.RETAG}),
+         "The wheel carries a platform tag the package index rejects (linux_x86_64: built "
+         "for one machine, not for a manylinux/musllinux baseline).",
+         "Repair it into a manylinux wheel (auditwheel repair, or wheelguard repair) or "
+         "build in a manylinux image."),
+    Rule("WG407", "dist-info-mismatch", E, "wheel", "integrity", _NONE,
+         "The .dist-info directory's name or version differs from the wheel file name's: "
+         "installers refuse such a wheel.",
+         "Rename the file after the metadata (or rebuild); do not rename wheels by hand."),
+    Rule("WG408", "deliberate-tree", N, "tree", "contents", _REMOVABLE,
+         "A tree of sources or build files that the package ships on purpose: sources its "
+         "Python code compiles at run time, a CMake package for downstream builds, static "
+         "archives and headers of a library wheel.",
+         "Nothing to do if the project needs them; a policy can keep or strip them."),
+    Rule("WG409", "damaged-sections", W, "member", "integrity", _NONE,
+         "A binary's section headers (symbols, versions, debug info) cannot be read although "
+         "its program headers can: the loader maps it, but tools that read sections (strip, "
+         "patchelf, auditwheel) fail on it.",
+         "Rebuild it; do not post-process binaries with tools that rewrite headers blindly."),
     # 5xx: archive integrity
     Rule("WG501", "record-mismatch", E, "member", "integrity", _NONE,
          "RECORD does not match the archive: a missing or extra entry, or a wrong hash or size.",

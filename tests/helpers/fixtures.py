@@ -91,13 +91,53 @@ LIBS: tuple[tuple[str, LibSpec], ...] = (
         source="#include <dlfcn.h>\n"
                "void *open_plugin(const char *p) { return dlopen(p, RTLD_NOW); }\n",
         soname="libnew_glibc.so")),
-    ("libdebug.so", LibSpec(source="int dbg(int x) { int y = x * 2; return y + 1; }\n",
-                            soname="libdebug.so", debug=True)),
+    # Enough functions for more DWARF than a note's worth (16 KiB): a debug build of a real
+    # library, not one line.
+    ("libdebug.so", LibSpec(source="int dbg(int x) { int y = x * 2; return y + 1; }\n" + "".join(
+        f"struct s{i} {{ int a{i}; long b{i}; double c{i}; }};\n"
+        f"long dbg{i}(struct s{i} *p, int x) {{ int y = x * {i}; return p->b{i} + y; }}\n"
+        for i in range(120)), soname="libdebug.so", debug=True)),
     ("libsymtab.so", LibSpec(source="static int helper(int x) { return x; }\n"
                                     "int sym(int x) { return helper(x) + 1; }\n",
                              soname="libsymtab.so", debug=True, strip="--strip-debug")),
     ("libstripped.so", LibSpec(source="int bare(void) { return 0; }\n", soname="libstripped.so",
                                strip="--strip-all")),
+    # Extension modules: Python finds them by their PyInit_<name> export.
+    ("_a.abi3.so", LibSpec(source="int foo(void);\nvoid *PyInit__a(void) { return (void *)0; }\n"
+                                  "int a_calls(void) { return foo(); }\n",
+                           rpath=("$ORIGIN/lib",), link=("libfoo_a.so",))),
+    ("_b.abi3.so", LibSpec(source="int foo(void);\nvoid *PyInit__b(void) { return (void *)0; }\n"
+                                  "int b_calls(void) { return foo(); }\n",
+                           rpath=("$ORIGIN/lib64",), link=("libfoo_b.so",))),
+    ("_plain.abi3.so", LibSpec(source="void *PyInit__plain(void) { return (void *)0; }\n")),
+    ("_opt.abi3.so", LibSpec(source="int foo(void);\nvoid *PyInit__opt(void) { return (void *)0; }"
+                                    "\nint opt_calls(void) { return foo(); }\n",
+                             link=("libfoo_a.so",))),
+    # Two extension modules each with tvm-ffi's C ABI compiled in, one loaded by each.
+    ("_ffi_a.abi3.so", LibSpec(source=TVMFFI_SOURCE + "void *PyInit__ffi_a(void) { return 0; }\n",
+                               soname="libffi_a.so")),
+    ("_ffi_b.abi3.so", LibSpec(source=TVMFFI_SOURCE + "void *PyInit__ffi_b(void) { return 0; }\n",
+                               soname="libffi_b.so")),
+    # GPU driver and CUDA runtime stand-ins, linked against as the real ones are.
+    ("libcuda.so.1", LibSpec(source="int cuInit(unsigned flags) { return (int)flags; }\n",
+                             soname="libcuda.so.1")),
+    ("libuses_cuda.so", LibSpec(source="int cuInit(unsigned);\n"
+                                       "int start(void) { return cuInit(0); }\n",
+                                soname="libuses_cuda.so", link=("libcuda.so.1",))),
+    ("libcudart.so.12", LibSpec(source="int cudaGetDeviceCount(int *n) { *n = 0; return 0; }\n",
+                                soname="libcudart.so.12")),
+    ("libuses_cudart.so", LibSpec(source="int cudaGetDeviceCount(int *);\n"
+                                         "int count(void) { int n;"
+                                         " return cudaGetDeviceCount(&n); }\n",
+                                  soname="libuses_cudart.so", link=("libcudart.so.12",))),
+    # triton's shape: an extension module with a SONAME, and a plugin that needs it by SONAME
+    # without a search path that reaches it.
+    ("libdemocore.so", LibSpec(source="void *PyInit_libdemocore(void) { return (void *)0; }\n"
+                                      "int core_version(void) { return 3; }\n",
+                               soname="libdemocore.so")),
+    ("libplugin.so", LibSpec(source="int core_version(void);\n"
+                                    "int plugin_init(void) { return core_version(); }\n",
+                             soname="libplugin.so", link=("libdemocore.so",))),
 )
 
 Files = Callable[[Mapping[str, bytes]], dict[str, bytes]]
@@ -116,6 +156,19 @@ def _pseudo_random(n: int) -> bytes:
 INIT = {"demo/__init__.py": b'"""demo package."""\n'}
 
 
+def damaged_sections(data: bytes) -> bytes:
+    """The library with ``e_shoff`` pointing past its end: section headers gone, as a broken
+    post-processing tool leaves them, while the program headers the loader reads are intact."""
+    import struct
+
+    out = bytearray(data)
+    struct.pack_into("<Q", out, 0x28, len(data) + 4096)
+    return bytes(out)
+
+
+_FILLER = b"// generated kernel instantiations\nint k(int x) { return x; }\n"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WheelFixture:
     name: str
@@ -132,6 +185,9 @@ class WheelFixture:
     """The host glibc the fixture's libraries must be linked against to show the defect."""
     native: bool = False
     """Built from the zig-made Mach-O/PE files (``L["macos/..."]``, ``L["windows/..."]``)."""
+    dist_name: str | None = None
+    """The name in the .dist-info directory and METADATA, when it differs from the file's."""
+    dist_version: str | None = None
     description: str = ""
 
 
@@ -154,9 +210,10 @@ FIXTURES: tuple[WheelFixture, ...] = (
     ),
     WheelFixture(
         name="wg101_duplicate_soname",
-        description="two different builds both with SONAME libfoo.so",
+        description="two builds of SONAME libfoo.so, each needed by an extension module",
         files=lambda L: {**INIT, "demo/lib/libfoo.so": L["libfoo_a.so"],
-                         "demo/lib64/libfoo.so": L["libfoo_b.so"]},
+                         "demo/lib64/libfoo.so": L["libfoo_b.so"],
+                         "demo/_a.abi3.so": L["_a.abi3.so"], "demo/_b.abi3.so": L["_b.abi3.so"]},
         expect=frozenset({"WG101"}),
     ),
     WheelFixture(
@@ -186,6 +243,14 @@ FIXTURES: tuple[WheelFixture, ...] = (
         files=lambda L: {**INIT, "demo/lib/libembed.so": L["libembed.so"],
                          "demo/lib/libtvm_ffi.so": L["libtvm_ffi.so"]},
         expect=frozenset({"WG104"}),
+    ),
+    WheelFixture(
+        name="wg106_duplicate_apart",
+        description="two builds of SONAME libfoo.so in alternative directories nothing loads",
+        files=lambda L: {**INIT, "demo/_plain.abi3.so": L["_plain.abi3.so"],
+                         "demo/lib/sm80/libfoo.so": L["libfoo_a.so"],
+                         "demo/lib/sm90/libfoo.so": L["libfoo_b.so"]},
+        expect=frozenset({"WG106"}),
     ),
     WheelFixture(
         name="wg105_bundled_provided_library",
@@ -260,6 +325,39 @@ FIXTURES: tuple[WheelFixture, ...] = (
         needs_glibc=(2, 34),
     ),
     WheelFixture(
+        name="wg306_needs_gpu_driver",
+        description="a library linked against libcuda.so.1 (the driver), not shipping it",
+        files=lambda L: {**INIT, "demo/lib/libuses_cuda.so": L["libuses_cuda.so"]},
+        expect=frozenset({"WG306"}),
+    ),
+    WheelFixture(
+        name="wg307_needed_unresolved_optional",
+        description="an extension module imported only in try/except needs libfoo.so",
+        files=lambda L: {
+            "demo/__init__.py": b"try:\n    from . import _opt\nexcept ImportError:\n"
+                                b"    _opt = None\n",
+            "demo/_opt.abi3.so": L["_opt.abi3.so"],
+        },
+        expect=frozenset({"WG307"}),
+    ),
+    WheelFixture(
+        name="wg308_needed_preloaded",
+        description="a plugin needing libdemocore.so, an extension module the package imports",
+        files=lambda L: {
+            "demo/__init__.py": b"from demo._C import libdemocore\n",
+            "demo/_C/libdemocore.so": L["libdemocore.so"],
+            "demo/plugins/libplugin.so": L["libplugin.so"],
+        },
+        expect=frozenset({"WG308"}),
+    ),
+    WheelFixture(
+        name="wg309_needed_extra_only",
+        description="needs libcudart.so.12; nvidia-cuda-runtime-cu12 declared under [cuda]",
+        files=lambda L: {**INIT, "demo/lib/libuses_cudart.so": L["libuses_cudart.so"]},
+        requires_dist=('nvidia-cuda-runtime-cu12>=12.1; extra == "cuda"',),
+        expect=frozenset({"WG309"}),
+    ),
+    WheelFixture(
         name="wg401_vendored_artifacts",
         description="3rdparty trees shipping sources, CMake, objects, tests and docs",
         files=lambda _L: {
@@ -282,7 +380,7 @@ FIXTURES: tuple[WheelFixture, ...] = (
         files=lambda _L: {
             **INIT,
             "demo/CMakeLists.txt": b"project(demo)\n",
-            "demo/src/kernel.cu": b"__global__ void k() {}\n",
+            "demo/src/kernel.cu": b"__global__ void k() {}\n" + _FILLER * 400,
             "demo/build/CMakeCache.txt": b"CMAKE_BUILD_TYPE:STRING=Release\n",
             "demo/tests/test_demo.py": b"def test(): pass\n",
         },
@@ -307,6 +405,38 @@ FIXTURES: tuple[WheelFixture, ...] = (
         description="an ELF library cut after its 64-byte header",
         files=lambda L: {**INIT, "demo/lib/libdemo.so": truncated(L["libdemo.so"], 64)},
         expect=frozenset({"WG405"}),
+    ),
+    WheelFixture(
+        name="wg406_tag_not_uploadable",
+        description="a wheel tagged linux_x86_64, as a plain `pip wheel` build leaves it",
+        files=lambda _L: dict(INIT),
+        tag="cp312-abi3-linux_x86_64",
+        expect=frozenset({"WG406"}),
+    ),
+    WheelFixture(
+        name="wg407_dist_info_mismatch",
+        description="demo-1.0-*.whl holding other-2.0.dist-info (a wheel renamed by hand)",
+        files=lambda _L: {"other/__init__.py": b""},
+        dist_name="other",
+        dist_version="2.0",
+        expect=frozenset({"WG407"}),
+    ),
+    WheelFixture(
+        name="wg408_deliberate_tree",
+        description="kernel sources the package compiles at run time, and a CMake package",
+        files=lambda _L: {
+            "demo/__init__.py": b"from pathlib import Path\n"
+                                b"KERNELS = Path(__file__).parent / 'jit' / 'kernels'\n",
+            "demo/jit/kernels/gemm.cu": b"__global__ void gemm() {}\n",
+            "demo/share/cmake/demo/demo-config.cmake": b"add_library(demo::demo SHARED)\n",
+        },
+        expect=frozenset({"WG408"}),
+    ),
+    WheelFixture(
+        name="wg409_damaged_sections",
+        description="a library whose section-header offset points past its end",
+        files=lambda L: {**INIT, "demo/lib/libdemo.so": damaged_sections(L["libdemo.so"])},
+        expect=frozenset({"WG409"}),
     ),
     WheelFixture(
         name="wg501_record_mismatch",
@@ -482,8 +612,13 @@ def build_fixtures(compiler: Compiler, dest: Path) -> dict[str, BuiltFixture]:
     for fx in FIXTURES:
         if fx.native and native is None:
             continue
+        filename = None
+        if fx.dist_name is not None or fx.dist_version is not None:
+            filename = f"demo-1.0-{fx.tag}.whl"
         path = build_wheel(dest / fx.name, fx.files(libs), tag=fx.tag,
-                           requires_dist=fx.requires_dist, record=fx.record)
+                           requires_dist=fx.requires_dist, record=fx.record,
+                           name=fx.dist_name or "demo", version=fx.dist_version or "1.0",
+                           filename=filename)
         out[fx.name] = BuiltFixture(fx, path, libs)
     return out
 

@@ -108,6 +108,9 @@ def test_repaired_variant_audits_clean_and_verifies(
     wheel, output = repaired(variant)
     assert REPAIRED[variant] in output
     result = audit_wheel(wheel, post=assign_actions(_policies(policy_args)))
+    # The pip-built sample is linux_x86_64; default's retag rule gives it its manylinux tag.
+    assert "manylinux_2_" in wheel.name
+    assert "linux_x86_64" not in wheel.name.split("-")[-1]
     live = [(f.check, f.path, f.message) for f in result.findings if f.waived is None]
     assert live == []
     assert_installable(wheel, tmp_path / "installer")
@@ -166,8 +169,13 @@ def test_clean_variant_needs_no_edit(
     sample_wheel: Callable[[str], Path], policy_args: list[str], tmp_path: Path
 ) -> None:
     wheel, output = _repair(sample_wheel("clean"), tmp_path / "out", policy_args)
-    assert "no policy edits" in output
-    with zipfile.ZipFile(wheel) as zf:
-        assert "tinykern-0.1.0.dist-info/wheelguard.json" not in zf.namelist()
+    # Its one edit is the tag (pip builds linux_x86_64): nothing in the archive but WHEEL,
+    # RECORD and the repair log changes.
+    assert "platform tag linux_x86_64 -> manylinux_2_" in output
+    with zipfile.ZipFile(sample_wheel("clean")) as before, zipfile.ZipFile(wheel) as after:
+        changed = {n for n in after.namelist() if n not in before.namelist()
+                   or before.read(n) != after.read(n)}
+    assert changed == {"tinykern-0.1.0.dist-info/WHEEL", "tinykern-0.1.0.dist-info/RECORD",
+                       "tinykern-0.1.0.dist-info/wheelguard.json"}
     assert_installable(wheel, tmp_path / "installer")
     assert load_policy("tvm-ffi").rules  # the preload is already in tinykern/__init__.py

@@ -39,16 +39,19 @@ from packaging.specifiers import SpecifierSet
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Ground truth: variant -> the audit check ids it must produce, no more, no fewer.
+# Ground truth: variant -> the audit check ids it must produce, no more, no fewer. Every
+# variant is built by `pip wheel`, so every one carries a linux_x86_64 tag the package index
+# refuses (WG406) until a repair step retags it.
+_BUILT = frozenset({"WG406"})
 GROUND_TRUTH: dict[str, frozenset[str]] = {
-    "clean": frozenset(),
-    "bundle-ffi": frozenset({"WG105"}),
-    "embed-ffi": frozenset({"WG104"}),
-    "abs-rpath": frozenset({"WG201"}),
-    "cwd-rpath": frozenset({"WG202"}),
-    "vendored-3rdparty": frozenset({"WG401"}),
-    "foreign-runpath": frozenset({"WG204"}),
-    "debug": frozenset({"WG404"}),
+    "clean": _BUILT,
+    "bundle-ffi": _BUILT | {"WG105"},
+    "embed-ffi": _BUILT | {"WG104"},
+    "abs-rpath": _BUILT | {"WG201"},
+    "cwd-rpath": _BUILT | {"WG202"},
+    "vendored-3rdparty": _BUILT | {"WG401"},
+    "foreign-runpath": _BUILT | {"WG204"},
+    "debug": _BUILT | {"WG404"},
 }
 
 # The lowest apache-tvm-ffi the sample's Requires-Dist admits: the clean wheel must run on it.

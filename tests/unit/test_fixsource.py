@@ -27,7 +27,7 @@ from wheelguard.fixsource.project import Project, ProjectError
 from wheelguard.fixsource.skbuild import PyprojectEditor, exclude_patterns
 from wheelguard.policy.load import load_policy
 from wheelguard.policy.schema import PolicySet
-from wheelguard.repair.plan import RequirementEdit
+from wheelguard.repair.edits import RequirementEdit
 
 # ---- CMake ------------------------------------------------------------------------------
 

@@ -314,3 +314,14 @@ def test_cli_layout_choices_and_size_option(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         parser.parse_args(["audit", "--max-provider-size", "lots", "x.whl"])
     assert "not a size" in capsys.readouterr().err
+
+
+def test_verdict_not_failed_by_an_unchecked_provider(world: LinkageWorld) -> None:
+    """A provider no admitted wheel could be read for is WG709's news; the manylinux verdict
+    says what it could not judge instead of failing on it (issue 11: host and inventory must
+    not decide the verdict)."""
+    f = _only(_audit(world, "unchecked"), "WG708")
+    assert f.severity is Severity.INFO
+    assert f.data["unchecked"] == ("libprov.so.1",)
+    assert "not judged: libprov.so.1 from declared providers that could not be checked" \
+        in f.message

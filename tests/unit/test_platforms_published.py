@@ -32,7 +32,8 @@ def test_tvm_ffi_macos_dsym_companions_are_debug_data() -> None:
     """The .dSYM DWARF files share their libraries' UUIDs and symbols: once WG103 and WG104
     errors, now two WG420 warnings that say the UUIDs match."""
     result = audited("tvm-ffi-macos-arm64")
-    assert errors(result) == Counter({"WG401": 1})  # the libbacktrace sources, a policy matter
+    # The libbacktrace sources are a warning by their size (a policy matter, docs/accuracy.md).
+    assert errors(result) == Counter()
     dsyms = [f for f in result.findings if f.check == "WG420"]
     assert len(dsyms) == 2
     assert all("its UUID matches" in f.message for f in dsyms)
@@ -53,7 +54,7 @@ def test_z3_macos_ships_windows_dlls() -> None:
 def test_tilelang_windows_dlls_resolve_through_their_providers() -> None:
     result = audited("tilelang-win")
     assert len(result.wheel.binaries) == 8
-    assert errors(result) == Counter({"WG401": 2})
+    assert errors(result) == Counter()  # 3rdparty sources: warnings by their size
     data = show_data(str(result.wheel.path))
     runtime = next(lib for lib in data["libraries"]
                    if lib["path"] == "tilelang/lib/tvm_compiler.dll")
@@ -67,7 +68,7 @@ def test_tilelang_windows_dlls_resolve_through_their_providers() -> None:
 def test_windows_arm64_is_read_as_arm64() -> None:
     result = audited("tvm-ffi-win-arm64")
     assert {b.machine for b in result.wheel.binaries} == {"arm64"}
-    assert errors(result) == Counter({"WG401": 1})
+    assert errors(result) == Counter()  # libbacktrace sources: a warning by their size
 
 
 def test_xgrammar_macos_loads_tvm_ffi_by_install_name() -> None:

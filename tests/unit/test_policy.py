@@ -245,7 +245,7 @@ def test_check_names_resolve_to_codes_and_category_implies_artifact_checks() -> 
         check = ["rpath-other-distribution", "wg301"]
         reason = "r"
     """)
-    assert p.rules[0].match.checks == {"WG401", "WG402", "WG420"}  # every tree check
+    assert p.rules[0].match.checks == {"WG401", "WG402", "WG408", "WG420"}  # every tree check
     assert p.rules[1].match.checks == {"WG204", "WG301"}
     assert p.rules[0].line == 2
     assert p.rules[1].line == 7

@@ -61,12 +61,17 @@ def test_tilelang_0_1_15(
     expected = _sources_by_tree(wheel)
     assert set(expected) == {"tilelang/3rdparty/tvm", "tilelang/3rdparty/cutlass"}
     vendored = {f.data["tree"]: f for f in result.findings if f.check == "WG401"}
+    # Sources the package's Python code builds a path to (TVM's minrpc, compiled for RPC
+    # servers) are named as shipped on purpose (WG408); together the two count every source.
+    deliberate = {f.data["tree"]: f.data["categories"] for f in result.findings
+                  if f.check == "WG408"}
     for tree, (files, size) in expected.items():
         data = vendored[tree].data
         assert data["vendored"] is True
-        assert (data["categories"]["source"]["files"], data["categories"]["source"]["bytes"]) \
-            == (files, size), tree
-        assert data["bytes"] >= size
+        jit = deliberate.get(tree, {}).get("jit-sources", {"files": 0, "bytes": 0})
+        assert (data["categories"]["source"]["files"] + jit["files"],
+                data["categories"]["source"]["bytes"] + jit["bytes"]) == (files, size), tree
+        assert data["bytes"] + jit["bytes"] >= size
     assert expected["tilelang/3rdparty/tvm"][0] > 600  # the whole TVM source tree ships
 
     runpaths: dict[str, dict[str, object]] = {}

@@ -25,8 +25,8 @@ from wheelguard.model import ArchivePath, Binary
 from wheelguard.policy.load import load_policy, parse_policy
 from wheelguard.policy.schema import Policy, PolicySet
 from wheelguard.repair.codesign import ResealError, reseal
+from wheelguard.repair.edits import MachOEdit
 from wheelguard.repair.macho import apply_macho_edit
-from wheelguard.repair.plan import MachOEdit
 from wheelguard.repair.write import plan_wheel, repair_wheel
 
 MAC = "cp312-abi3-macosx_11_0_arm64"

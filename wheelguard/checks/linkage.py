@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from wheelguard.checks.context import AuditContext
+from wheelguard.loader.resolve import driver_of
 from wheelguard.model import (
     Finding,
     NeededSubject,
@@ -23,7 +24,7 @@ from wheelguard.rules import RULES
 if TYPE_CHECKING:
     # The analysis (and the provider fetching it imports) is loaded only by an audit that was
     # given dependency wheels: a hermetic audit does not pay for importing it.
-    from wheelguard.linkage.emulate import Linkage
+    from wheelguard.linkage.emulate import Dependency, Linkage
 
 __all__ = ["run"]
 
@@ -199,9 +200,28 @@ def _verdict(linkage: Linkage) -> Iterator[Finding]:
             data=data, hint="",
         )
         return
+    # Driver libraries are never whitelisted and never bundled (WG306), and a library whose
+    # declared provider could not be read (WG709) was not judged: neither fails the verdict.
+    unread = {n for d in linkage.dependencies
+              if d.status == "declared" and (d.problem is not None or not d.checked)
+              for n in _named(d)}
+    blocking = [n for n in v.outside if driver_of(n) is None and n not in unread]
+    if not blocking and not v.too_new:
+        skipped = [n for n in v.outside if n in unread]
+        drivers = [n for n in v.outside if driver_of(n) is not None]
+        parts = ([f"{', '.join(skipped)} from declared providers that could not be checked "
+                  "(WG709)"] if skipped else [])
+        parts += [f"{', '.join(drivers)} from the GPU driver"] if drivers else []
+        yield RULES["WG708"].finding(
+            WheelSubject(),
+            f"{v.claimed} holds for everything that could be checked ({counted}); not "
+            f"judged: {'; '.join(parts)}",
+            data={**data, "unchecked": skipped, "drivers": drivers}, hint="",
+        )
+        return
     why = []
-    if v.outside:
-        why.append(f"needs {', '.join(v.outside)}, outside its whitelist")
+    if blocking:
+        why.append(f"needs {', '.join(blocking)}, outside its whitelist")
     if v.too_new:
         why.append(f"requires {', '.join(v.too_new)}, above its ceiling")
     yield RULES["WG708"].finding(
@@ -210,6 +230,13 @@ def _verdict(linkage: Linkage) -> Iterator[Finding]:
         f"({counted}): {'; '.join(why)}; oldest tag the wheel qualifies for: {oldest}",
         data=data, severity=Severity.ERROR,
     )
+
+
+def _named(dep: Dependency) -> set[str]:
+    """The libraries a dependency was expected to provide."""
+    names = set(dep.known.sonames) if dep.known is not None else set()
+    names.update(r.removeprefix("provides ") for r in dep.reasons if r.startswith("provides "))
+    return names
 
 
 def _unchecked(linkage: Linkage) -> Iterator[Finding]:

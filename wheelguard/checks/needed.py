@@ -1,46 +1,99 @@
-"""Will the loader find every DT_NEEDED, and do the symbol versions fit the platform tag."""
+"""Will the loader find every DT_NEEDED, and do the symbol versions fit the platform tag.
+
+How much a library the loader will not find hurts depends on what loads the binary that
+needs it (:mod:`wheelguard.loader.reach`): in a module the package imports, ``import`` fails
+(WG301, error); in a module imported only under ``try/except`` or a plugin nothing in the
+wheel loads, one optional feature fails (WG307, warning). What comes with the GPU driver is
+reported as a run-time requirement (WG306), never as something to bundle; what the package's
+own libraries satisfy once loaded is noted with the chain (WG308); what a distribution
+declared only under an extra provides is a warning (WG309).
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 
 from wheelguard.checks.context import AuditContext
 from wheelguard.knowledge.manylinux import PlatformPolicy
-from wheelguard.loader.resolve import resolve_binary
-from wheelguard.model import Binary, Finding, MemberSubject, NeededSubject
+from wheelguard.loader.reach import Reach
+from wheelguard.loader.resolve import Resolution
+from wheelguard.model import ArchivePath, Binary, Finding, MemberSubject, NeededSubject
 from wheelguard.rules import RULES
 
 __all__ = ["run"]
 
 
 def run(ctx: AuditContext) -> Iterator[Finding]:
-    if ctx.platform is None:
+    if ctx.platform is None or ctx.reach is None:
         return  # macOS/Windows: no whitelist to judge against (delocate/delvewheel's domain)
+    drivers: dict[tuple[str, str], list[ArchivePath]] = defaultdict(list)
     for binary in ctx.wheel.iter_binaries("elf"):
-        for res in resolve_binary(
-            ctx.layout, binary, ctx.platform, ctx.providers, ctx.requirements
-        ):
-            if res.kind == "unresolved":
-                yield RULES["WG301"].finding(
-                    NeededSubject(binaries=(binary.path,), needed=res.needed),
-                    f"needs {res.needed}: not in the wheel through "
-                    f"{binary.search_path_tag} "
-                    f"{list(binary.search_path)}, not allowed by {ctx.platform.name}, and no "
-                    "declared dependency provides it",
-                    data={"needed": res.needed, "search_path": list(binary.search_path),
-                          "platform": ctx.platform.name},
-                )
-            elif res.kind == "undeclared":
-                yield RULES["WG301"].finding(
-                    NeededSubject(binaries=(binary.path,), needed=res.needed,
-                                  provider=res.provider),
-                    f"needs {res.needed}, which {res.provider} provides, but the wheel does not "
-                    "declare that dependency",
-                    data={"needed": res.needed, "provider": res.provider,
-                          "platform": ctx.platform.name},
-                    hint=f"Add a Requires-Dist on {res.provider} (with a version range).",
-                )
+        for res in ctx.resolutions.get(binary.path, ()):
+            if res.kind == "driver":
+                drivers[(res.needed, res.provider or "GPU")].append(binary.path)
+            else:
+                yield from _judge(ctx.platform, ctx.reach, binary, res)
         yield from _symbol_versions(ctx.platform, binary)
+    for (needed, driver), paths in sorted(drivers.items()):
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        yield RULES["WG306"].finding(
+            NeededSubject(binaries=tuple(paths), needed=needed),
+            f"{shown} need{'s' if len(paths) == 1 else ''} {needed}, which the {driver} "
+            "driver installs: a machine without the driver cannot load "
+            f"{'it' if len(paths) == 1 else 'them'}",
+            data={"needed": needed, "driver": driver, "binaries": paths},
+        )
+
+
+def _judge(
+    platform: PlatformPolicy, reach: Reach, binary: Binary, res: Resolution
+) -> Iterator[Finding]:
+    state = reach.of(binary.path)
+    how = reach.describe(binary.path)
+    data: dict[str, object] = {"needed": res.needed, "platform": platform.name,
+                               "loaded": state, "how": how}
+    subject = NeededSubject(binaries=(binary.path,), needed=res.needed, provider=res.provider)
+    match res.kind:
+        case "unresolved" | "undeclared":
+            if res.kind == "unresolved":
+                what = (f"needs {res.needed}: not in the wheel through {binary.search_path_tag} "
+                        f"{list(binary.search_path)}, not allowed by {platform.name}, and no "
+                        "declared dependency provides it")
+                hint = None
+                data["search_path"] = list(binary.search_path)
+            else:
+                what = (f"needs {res.needed}, which {res.provider} provides, but the wheel does "
+                        "not declare that dependency")
+                hint = f"Add a Requires-Dist on {res.provider} (with a version range)."
+                data["provider"] = res.provider
+            if state == "import":
+                yield RULES["WG301"].finding(subject, f"{what}; it is loaded {how}",
+                                             data=data, hint=hint)
+            else:
+                yield RULES["WG307"].finding(
+                    subject, f"{what}; only an optional feature fails: it is loaded {how}",
+                    data=data, hint=hint)
+        case "extra":
+            data["provider"] = res.provider
+            data["requirement"] = res.requirement
+            yield RULES["WG309"].finding(
+                subject,
+                f"needs {res.needed}, which {res.provider} provides, declared only as "
+                f"{res.requirement}: without that extra the library must come from the system",
+                data=data,
+            )
+        case "preload":
+            data["path"] = res.path
+            yield RULES["WG308"].finding(
+                subject,
+                f"needs {res.needed}, found only because {res.path} of this wheel, which has "
+                "that SONAME, is loaded first (its search path does not reach it); "
+                f"{binary.path} is loaded {how}",
+                data=data,
+            )
+        case _:
+            return
 
 
 def _symbol_versions(platform: PlatformPolicy, binary: Binary) -> Iterator[Finding]:

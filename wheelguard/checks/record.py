@@ -1,24 +1,71 @@
-"""RECORD integrity: the archive and its manifest must agree both ways, byte for byte.
+"""RECORD and names, as installers check them: the archive and its manifest must agree both
+ways, byte for byte, and the ``.dist-info`` directory must be the one the file name promises.
 
 pip does not verify RECORD; stricter installers (pypa's ``installer``) refuse the wheel, so a
-mismatch is a release blocker even when ``pip install`` works.
+mismatch is a release blocker even when ``pip install`` works. RECORD may hash with any
+algorithm at least as strong as sha256 (the wheel spec forbids md5 and sha1; ``installer``
+refuses names hashlib does not know); each such digest is checked in its own algorithm.
+Signature files (``RECORD.jws``, ``RECORD.p7s``) must not be listed in RECORD.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 from wheelguard.checks.context import AuditContext
-from wheelguard.model import ArchivePath, Finding, MemberSubject
+from wheelguard.model import ArchivePath, Finding, MemberSubject, Wheel, WheelSubject
 from wheelguard.rules import RULES
 
 __all__ = ["run"]
 
 _LIMIT = 20  # per wheel; the rest are counted in the last finding
+_WEAK = frozenset({"md5", "sha1", "sha224"})
+"""Named by hashlib, but weaker than sha256: the wheel spec forbids them in RECORD."""
 
 
 def run(ctx: AuditContext) -> Iterator[Finding]:
-    wheel = ctx.wheel
+    yield from _names(ctx.wheel)
+    yield from _record(ctx.wheel)
+
+
+def _names(wheel: Wheel) -> Iterator[Finding]:
+    """The .dist-info directory and METADATA against the file name, as pip and installer
+    compare them (names canonicalised, versions parsed)."""
+    stem = wheel.dist_info.removesuffix(".dist-info")
+    name, _, version = stem.rpartition("-")
+    problems = []
+    if canonicalize_name(name) != wheel.name:
+        problems.append(f"the directory names {name!r}, the file name {str(wheel.name)!r}")
+    if not _same_version(version, wheel.version):
+        problems.append(f"the directory says version {version!r}, the file name "
+                        f"{str(wheel.version)!r}")
+    meta_name = wheel.metadata_fields.get("name")
+    meta_version = wheel.metadata_fields.get("version")
+    if isinstance(meta_name, str) and canonicalize_name(meta_name) != wheel.name:
+        problems.append(f"METADATA names {meta_name!r}")
+    if isinstance(meta_version, str) and not _same_version(meta_version, wheel.version):
+        problems.append(f"METADATA says version {meta_version!r}")
+    if problems:
+        yield RULES["WG407"].finding(
+            WheelSubject(),
+            f"{wheel.dist_info} does not match {wheel.filename}: " + "; ".join(problems),
+            data={"dist_info": wheel.dist_info, "filename": wheel.filename,
+                  "problems": problems},
+        )
+
+
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
+
+
+def _record(wheel: Wheel) -> Iterator[Finding]:
     record_path = f"{wheel.dist_info}/RECORD"
     signatures = {f"{wheel.dist_info}/RECORD.jws", f"{wheel.dist_info}/RECORD.p7s"}
     problems: list[tuple[str, str, dict[str, object]]] = []
@@ -40,18 +87,30 @@ def run(ctx: AuditContext) -> Iterator[Finding]:
                              {"problem": "absent"}))
             continue
         if entry.path in signatures:
+            problems.append((entry.path, "a signature file is listed in RECORD (installers "
+                             "refuse it: it signs RECORD itself)", {"problem": "signature"}))
             continue
         if entry.hash is None:
             problems.append((entry.path, "RECORD gives no hash", {"problem": "no-hash"}))
             continue
         algo, _, digest = entry.hash.partition("=")
-        if algo != "sha256":
-            problems.append((entry.path, f"RECORD uses {algo!r}; wheels require sha256 or "
-                             "stronger", {"problem": "weak-hash", "algorithm": algo}))
-        elif digest != member.sha256:
-            problems.append((entry.path, "hash in RECORD does not match the member",
-                             {"problem": "hash", "record": digest, "actual": member.sha256}))
-        if entry.size is not None and entry.size != member.size:
+        if algo in _WEAK:
+            problems.append((entry.path, f"RECORD uses {algo!r}; the wheel spec requires "
+                             "sha256 or stronger", {"problem": "weak-hash", "algorithm": algo}))
+        elif algo not in hashlib.algorithms_guaranteed:
+            problems.append((entry.path, f"RECORD names the hash algorithm {algo!r}, which "
+                             "installers do not know", {"problem": "unknown-hash",
+                                                        "algorithm": algo}))
+        else:
+            actual = (member.sha256 if algo == "sha256"
+                      else wheel.record_digests.get(entry.path, "").partition("=")[2])
+            if digest != actual:
+                problems.append((entry.path, f"{algo} hash in RECORD does not match the member",
+                                 {"problem": "hash", "algorithm": algo, "record": digest,
+                                  "actual": actual}))
+        if entry.size is None:
+            problems.append((entry.path, "RECORD gives no size", {"problem": "no-size"}))
+        elif entry.size != member.size:
             problems.append((entry.path, f"size in RECORD is {entry.size}, member has "
                              f"{member.size}", {"problem": "size"}))
     for member in wheel.members:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from wheelguard.checks.context import AuditContext
-from wheelguard.knowledge.providers import find_requirement, provider_for_top_level
+from wheelguard.knowledge.providers import find_requirement, provider_for_directory
 from wheelguard.loader.layout import Entry, entries
 from wheelguard.model import Binary, Finding, SearchPathSubject
 from wheelguard.rules import RULES
@@ -53,12 +53,12 @@ def _judge(ctx: AuditContext, binary: Binary, entry: Entry) -> Finding | None:
         case "escapes-root":
             return RULES["WG203"].finding(
                 subject, f"{entry.tag} entry {shown} resolves to {entry.directory!r}, outside the "
-                "install root", data=data,
+                "install root, where no installer puts anything", data=data,
             )
         case "other-distribution":
             assert entry.directory is not None
             top = entry.directory.split("/", 1)[0]
-            provider = provider_for_top_level(top, ctx.providers)
+            provider = provider_for_directory(entry.directory, ctx.providers, ctx.requirements)
             req = find_requirement(ctx.requirements, provider) if provider else None
             data["top_level"] = top
             data["provider"] = provider.distribution if provider else None

@@ -46,14 +46,13 @@ def configure_parser(sub: Any) -> None:
 def show_data(path: str, python: str | None = None) -> dict[str, Any]:
     """The facts ``show`` prints, as plain data (also its JSON output)."""
     from wheelguard.checks.context import make_context
-    from wheelguard.loader.resolve import resolve_binary
     from wheelguard.reading.scan import scan_wheel
 
     wheel = scan_wheel(path)
     ctx = make_context(wheel, python=python)
     libs = []
     for b in wheel.iter_binaries():
-        resolutions = resolve_binary(ctx.layout, b, ctx.platform, ctx.providers, ctx.requirements)
+        resolutions = ctx.resolutions.get(b.path, ())
         libs.append({**binary_facts(b), "resolution": [r.to_json() for r in resolutions]})
     return {
         "wheel": wheel.filename,

@@ -38,7 +38,7 @@ from wheelguard.fixsource.skbuild import (
     source_of,
 )
 from wheelguard.model import ArchivePath, Finding, SearchPathSubject
-from wheelguard.repair.plan import RequirementEdit
+from wheelguard.repair.edits import RequirementEdit
 from wheelguard.rules import RULES
 
 __all__ = ["Parts", "fix_skbuild", "open_instructions", "preload_notes", "short"]

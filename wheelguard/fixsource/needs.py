@@ -27,7 +27,8 @@ from wheelguard.loader.origin import is_origin_relative, origin_entry
 from wheelguard.model import Action, ArchivePath, EntryKind, Finding, MemberSubject, Wheel
 from wheelguard.policy.decide import Decisions, decide
 from wheelguard.policy.schema import PolicySet
-from wheelguard.repair.plan import PreloadEdit, RequirementEdit, make_plan
+from wheelguard.repair.edits import PreloadEdit, RequirementEdit
+from wheelguard.repair.plan import make_plan
 
 __all__ = ["EntryChange", "SourceNeeds", "Unembed", "source_needs"]
 
@@ -84,8 +85,10 @@ class SourceNeeds:
                     or self.renames)
 
 
+# Grafting and retagging are the repair step's work on every build (auditwheel or wheelguard
+# repair as cibuildwheel's repair-wheel-command), not a change to the build's files.
 _HANDLED = frozenset({Action.STRIP.value, Action.RELINK.value, Action.DEPEND_ON_PIP.value,
-                      Action.GRAFT.value})
+                      Action.GRAFT.value, Action.RETAG.value})
 
 
 def source_needs(ctx: AuditContext, findings: tuple[Finding, ...],

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from wheelguard._compat import tomllib
 from wheelguard.fixsource.patch import Edit, Instruction
 from wheelguard.fixsource.toml_text import Statement, TomlLayout, array_items, dump_string
-from wheelguard.repair.plan import RequirementEdit
+from wheelguard.repair.edits import RequirementEdit
 
 __all__ = ["PyprojectEditor", "exclude_patterns", "package_sources"]
 

@@ -2,6 +2,10 @@
 
 It turns bytes into a :class:`~wheelguard.model.Binary` and nothing else reaches past it.
 Dynamic tags come from ``PT_DYNAMIC`` (what the loader reads), falling back to ``.dynamic``.
+When the section headers are stripped or damaged (the loader never reads them), the file is
+still read as the loader sees it, through the program headers alone (:func:`_loader_view`):
+its dependencies, search path, SONAME, symbol-version needs and build-id, with the damage
+noted; only a file whose ELF header or program headers cannot be read is unreadable.
 The dynamic symbol table is decoded here with :mod:`struct` rather than through pyelftools'
 per-symbol objects: compiler runtimes export hundreds of thousands of symbols and the object
 route costs seconds per library where the flat decode costs a fraction of one.
@@ -62,7 +66,25 @@ def parse_elf(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
     try:
         return _parse(path, data)
     except (ELFError, struct.error, ValueError, IndexError, KeyError, AttributeError) as e:
-        raise ElfParseError(f"{path}: unreadable ELF ({e})") from None
+        first = e
+    try:
+        return _loader_view(path, data, _section_damage(data))
+    except (struct.error, ValueError, IndexError, KeyError) as e:
+        raise ElfParseError(f"{path}: unreadable ELF: {e} (section view: {first})") from None
+
+
+def _section_damage(data: bytes | mmap.mmap) -> str:
+    """Why the section view failed, in words that do not depend on the toolchain."""
+    try:
+        big = data[4] == 2
+        end = "<" if data[5] == 1 else ">"
+        shoff, = struct.unpack_from(end + ("Q" if big else "I"), data, 0x28 if big else 0x20)
+        entsize, count = struct.unpack_from(end + "HH", data, 0x3A if big else 0x2E)
+    except (struct.error, IndexError):
+        return "section headers unreadable"
+    if shoff + entsize * count > len(data):
+        return "section header table lies past the end of the file"
+    return "section headers unreadable"
 
 
 def _parse(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
@@ -92,11 +114,11 @@ def _parse(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
             runpath.extend(_split_path(str(tag.runpath)))
 
     sections = {s.name: s for s in elf.iter_sections()}
-    has_debug = any(
-        (name.startswith((".debug_", ".zdebug_")) and s["sh_type"] != "SHT_NOBITS"
-         and s["sh_size"] > 0)
-        for name, s in sections.items()
+    debug_bytes = sum(
+        int(s["sh_size"]) for name, s in sections.items()
+        if name.startswith((".debug_", ".zdebug_")) and s["sh_type"] != "SHT_NOBITS"
     )
+    has_debug = debug_bytes > 0
     has_symtab = ".symtab" in sections
 
     version_needs, need_index = _version_needs(sections)
@@ -123,7 +145,116 @@ def _parse(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
         has_debug_info=has_debug,
         has_symtab=has_symtab,
         is_shared_object=str(header["e_type"]) == "ET_DYN",
+        debug_bytes=debug_bytes,
     )
+
+
+_PT_LOAD, _PT_DYNAMIC, _PT_NOTE = 1, 2, 4
+_DT = {"NULL": 0, "NEEDED": 1, "STRTAB": 5, "STRSZ": 10, "SONAME": 14, "RPATH": 15,
+       "RUNPATH": 29, "VERNEED": 0x6FFFFFFE, "VERNEEDNUM": 0x6FFFFFFF}
+_E_MACHINE = {62: "x86_64", 3: "i686", 183: "aarch64", 40: "armv7l", 21: "ppc64le",
+              22: "s390x", 243: "riscv64", 258: "loongarch64"}
+
+
+def _loader_view(path: ArchivePath, data: bytes | mmap.mmap, damage: str) -> Binary:
+    """What ld.so reads: the ELF header, the program headers, ``PT_DYNAMIC`` and the tables it
+    points at by address, and ``PT_NOTE`` for the build-id. Symbols need the section headers
+    (or a hash-table walk the loader does lazily) and are left empty."""
+    head = bytes(data[:64])
+    if head[:4] != ELF_MAGIC or head[4] not in (1, 2) or head[5] not in (1, 2):
+        raise ValueError("not an ELF header")
+    bits = 64 if head[4] == 2 else 32
+    end = "<" if head[5] == 1 else ">"
+    if bits == 64:
+        e_type, e_machine, _v, _entry, e_phoff, _shoff, _flags, _eh, e_phentsize, e_phnum = \
+            struct.unpack_from(end + "HHIQQQIHHH", head, 16)
+        phdr = struct.Struct(end + "IIQQQQQQ")  # type flags offset vaddr paddr filesz memsz al
+        fields = (0, 2, 3, 5)
+        dyn = struct.Struct(end + "qQ")
+    else:
+        e_type, e_machine, _v, _entry, e_phoff, _shoff, _flags, _eh, e_phentsize, e_phnum = \
+            struct.unpack_from(end + "HHIIIIIHHH", head, 16)
+        phdr = struct.Struct(end + "IIIIIIII")  # type offset vaddr paddr filesz memsz flags al
+        fields = (0, 1, 2, 4)
+        dyn = struct.Struct(end + "iI")
+    if e_phnum == 0 or e_phentsize < phdr.size:
+        raise ValueError("no program headers")
+    if e_phoff + e_phnum * e_phentsize > len(data):
+        raise ValueError("its program headers end past the end of the file")
+    segments: list[tuple[int, int, int, int]] = []
+    for i in range(e_phnum):
+        row = phdr.unpack_from(data, e_phoff + i * e_phentsize)
+        p_type, p_offset, p_vaddr, p_filesz = (int(row[f]) for f in fields)
+        segments.append((p_type, p_offset, p_vaddr, p_filesz))
+
+    def at(vaddr: int) -> int:
+        for p_type, offset, base, filesz in segments:
+            if p_type == _PT_LOAD and base <= vaddr < base + filesz:
+                return offset + vaddr - base
+        raise ValueError(f"address {vaddr:#x} is in no PT_LOAD segment")
+
+    tags: list[tuple[int, int]] = []
+    for p_type, offset, _vaddr, filesz in segments:
+        if p_type != _PT_DYNAMIC:
+            continue
+        for i in range(filesz // dyn.size):
+            tag, value = dyn.unpack_from(data, offset + i * dyn.size)
+            if tag == _DT["NULL"]:
+                break
+            tags.append((int(tag), int(value)))
+    values = dict(tags)
+    strtab = at(values[_DT["STRTAB"]]) if _DT["STRTAB"] in values else None
+
+    def string(offset: int) -> str:
+        if strtab is None:
+            raise ValueError("DT_STRTAB missing")
+        stop = data.find(b"\0", strtab + offset)
+        return bytes(data[strtab + offset: stop]).decode("utf-8", "replace")
+
+    needed = [SoName(string(v)) for t, v in tags if t == _DT["NEEDED"]]
+    soname = next((SoName(string(v)) for t, v in tags if t == _DT["SONAME"]), None)
+    rpath = [e for t, v in tags if t == _DT["RPATH"] for e in _split_path(string(v))]
+    runpath = [e for t, v in tags if t == _DT["RUNPATH"] for e in _split_path(string(v))]
+    needs: list[VersionNeed] = []
+    if _DT["VERNEED"] in values:
+        pos = at(values[_DT["VERNEED"]])
+        for _ in range(values.get(_DT["VERNEEDNUM"], 0)):
+            _ver, cnt, file_off, aux_off, next_off = struct.unpack_from(end + "HHIII", data, pos)
+            aux = pos + aux_off
+            for _ in range(cnt):
+                _hash, _flags, _other, name_off, aux_next = struct.unpack_from(
+                    end + "IHHII", data, aux)
+                needs.append(VersionNeed(string(file_off), string(name_off)))
+                if not aux_next:
+                    break
+                aux += aux_next
+            if not next_off:
+                break
+            pos += next_off
+    return Binary(
+        path=path, format="elf", machine=_E_MACHINE.get(e_machine, str(e_machine)), bits=bits,
+        soname=soname, needed=tuple(needed), rpath=tuple(rpath), runpath=tuple(runpath),
+        build_id=_note_build_id(data, segments, end), version_needs=tuple(needs),
+        exported=frozenset(), undefined=frozenset(), is_shared_object=e_type == 3,
+        damage=damage,
+    )
+
+
+def _note_build_id(
+    data: bytes | mmap.mmap, segments: list[tuple[int, int, int, int]], end: str
+) -> str | None:
+    for p_type, offset, _vaddr, filesz in segments:
+        if p_type != _PT_NOTE:
+            continue
+        pos, stop = offset, offset + filesz
+        while pos + 12 <= stop:
+            namesz, descsz, n_type = (int(x) for x in struct.unpack_from(end + "III", data, pos))
+            name_at = pos + 12
+            desc_at = name_at + ((namesz + 3) & ~3)
+            if n_type == 3 and bytes(data[name_at: name_at + namesz]).rstrip(b"\0") == b"GNU":
+                return bytes(data[desc_at: desc_at + descsz]).hex()
+            pos = desc_at + ((descsz + 3) & ~3)
+    return None
 
 
 def _split_path(value: str) -> list[str]:

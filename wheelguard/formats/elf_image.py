@@ -42,6 +42,10 @@ _SHN_XINDEX = 0xFFFF
 _DT_NULL = 0
 _DT_STRTAB = 5
 _DT_STRSZ = 10
+_DT_VERNEED = 0x6FFFFFFE
+_VERNEED_KEEP = 64 << 10
+"""Kept from ``DT_VERNEED`` on (the table's size is not in the dynamic section; real ones
+are a few hundred bytes)."""
 
 _SHT_PROGBITS = 1
 _SHT_SYMTAB = 2
@@ -99,9 +103,8 @@ class ElfImage(SparseImage):
                     self._dynamic = (offset, min(offset + filesz, self.size))
         if self._dynamic and not self._strtab_planned and self._available(*self._dynamic):
             self._strtab_planned = True
-            strtab = self._dynamic_strtab()
-            if strtab is not None:
-                self.want(*strtab)
+            for table in self._dynamic_tables():
+                self.want(*table)
 
     def _available(self, start: int, stop: int) -> bool:
         return stop <= self.size and self.has(start, stop)
@@ -125,9 +128,8 @@ class ElfImage(SparseImage):
         if self._dynamic is not None:
             if not self._available(*self._dynamic):
                 return out
-            strtab = self._dynamic_strtab()
-            if strtab is not None:
-                add(out, *strtab)
+            for table in self._dynamic_tables():
+                add(out, *table)
         if h.shnum == 0 or h.shstrndx == _SHN_XINDEX:
             # No section headers, or extended numbering: the adapter's section walk goes
             # wherever the file says; hold it all rather than guess.
@@ -157,31 +159,33 @@ class ElfImage(SparseImage):
                 add(out, offset, min(offset + chdr, offset + size, self.size))
         return out
 
-    def _dynamic_strtab(self) -> tuple[int, int] | None:
-        """File range of the string table ``DT_STRTAB``/``DT_STRSZ`` name (the loader's)."""
+    def _dynamic_tables(self) -> Ranges:
+        """File ranges of the tables the loader's view reads by address: the string table
+        (``DT_STRTAB``, ``DT_STRSZ`` bytes) and the start of ``DT_VERNEED``."""
         h = self.header
         if h is None or self._dynamic is None:
-            return None
+            return []
         start, stop = self._dynamic
         fmt = h.end + ("qQ" if h.is64 else "iI")
         step = struct.calcsize(fmt)
-        addr = size = None
+        values: dict[int, int] = {}
         for at in range(start, stop - step + 1, step):
             tag, value = struct.unpack_from(fmt, self.buffer, at)
             if tag == _DT_NULL:
                 break
-            if tag == _DT_STRTAB:
-                addr = value
-            elif tag == _DT_STRSZ:
-                size = value
-        if addr is None or size is None:
-            return None
-        for i in range(h.phnum):
-            p_type, _flags, offset, vaddr, filesz = h.segment(self.buffer, i)
-            if p_type == _PT_LOAD and vaddr <= addr < vaddr + filesz:
-                first = offset + addr - vaddr
-                return first, min(first + size, self.size)
-        return None
+            values.setdefault(int(tag), int(value))
+        out: Ranges = []
+        for addr, size in ((values.get(_DT_STRTAB), values.get(_DT_STRSZ)),
+                           (values.get(_DT_VERNEED), _VERNEED_KEEP)):
+            if addr is None or size is None:
+                continue
+            for i in range(h.phnum):
+                p_type, _flags, offset, vaddr, filesz = h.segment(self.buffer, i)
+                if p_type == _PT_LOAD and vaddr <= addr < vaddr + filesz:
+                    first = offset + addr - vaddr
+                    out.append((first, min(first + size, offset + filesz, self.size)))
+                    break
+        return out
 
     # Kept for callers of the earlier image, which dropped executable segments only.
     @property

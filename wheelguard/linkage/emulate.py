@@ -15,6 +15,10 @@ loaded (glibc matches a NEEDED against loaded SONAMEs first; "import the provide
 Limits, on purpose: only the wheel's own ELF libraries are loaded (a provider's own NEEDED are
 that provider's audit); ``LD_LIBRARY_PATH`` and the host's ``ld.so.cache`` are not consulted;
 dependencies are followed one level (the wheel's own Requires-Dist).
+
+Why this module is long: finding the providers, sampling their versions and emulating the
+install are one analysis whose parts pass the same dependencies and samples along; the memo
+that lets layouts and roles share an install's work lives beside the emulation it serves.
 """
 
 from __future__ import annotations

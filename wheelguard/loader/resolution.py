@@ -14,10 +14,12 @@ from wheelguard.model import SoName
 
 __all__ = ["Resolution", "ResolutionKind"]
 
-ResolutionKind = Literal["wheel", "platform", "dependency", "undeclared", "unresolved", "preload",
-                         "redistributable"]
+ResolutionKind = Literal["wheel", "platform", "driver", "dependency", "extra", "undeclared",
+                         "unresolved", "preload", "redistributable"]
 """``preload``: no search-path entry finds it; an already loaded object with that SONAME
-(loaded by importing its provider first) satisfies it. Only the linkage analysis says so.
+satisfies it (loaded by importing its provider first, or by the package itself before the
+library that needs it). ``driver``: it comes with a GPU driver. ``extra``: a distribution the
+wheel declares only under an extra provides it.
 ``redistributable``: a Windows DLL that neither Windows nor CPython ships but that many machines
 have (the Visual C++ runtime beyond ``vcruntime140``): found where the redistributable is
 installed or another package loaded its copy first."""
@@ -35,8 +37,10 @@ class Resolution:
     """The RPATH/RUNPATH/LC_RPATH entry (or ``@loader_path``, or the directory the Windows
     loader searched) that found it; None when found by name among loaded objects or by policy."""
     provider: str | None = None
-    """Distribution that provides it (``dependency``/``undeclared``)."""
+    """Distribution that provides it (``dependency``/``extra``/``undeclared``), the driver
+    (``driver``), or the wheel itself (``preload`` of one of its own files)."""
     requirement: str | None = None
+    """The Requires-Dist that brings the provider (for ``extra``: under that extra)."""
     version: str | None = None
     """The provider's version, where a real wheel of it was read (linkage analysis)."""
     reason: str | None = None

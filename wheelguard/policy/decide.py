@@ -42,6 +42,7 @@ from wheelguard.model import (
     Subject,
     TreeSubject,
     Wheel,
+    WheelSubject,
     freeze_mapping,
 )
 from wheelguard.policy.schema import Match, Policy, PolicySet, Ranked, Rule
@@ -107,6 +108,8 @@ class Decisions:
     covered: Mapping[ArchivePath, tuple[int, ...]]
     """Member -> indexes of the findings that stand for it and could remove it (a bundled
     copy, a foreign binary, a file of an artifact tree)."""
+    retag: Verdict | None = None
+    """The ``retag`` rule that gives a ``linux_*`` wheel the manylinux tag it qualifies for."""
 
 
 def assign_actions(policies: PolicySet) -> Callable[[Wheel, tuple[Finding, ...]],
@@ -147,6 +150,8 @@ def decide(policies: PolicySet, wheel: Wheel, findings: tuple[Finding, ...]) -> 
                     if isinstance(s, SearchPathSubject) and v.action is Action.RELINK)
     grafts = tuple((s, v) for s, v in acting
                    if isinstance(s, NeededSubject) and v.action is Action.GRAFT)
+    retag = next((v for s, v in acting
+                  if isinstance(s, WheelSubject) and v.action is Action.RETAG), None)
     return Decisions(
         findings=tuple(out),
         verdicts=tuple(verdicts),
@@ -156,6 +161,7 @@ def decide(policies: PolicySet, wheel: Wheel, findings: tuple[Finding, ...]) -> 
         needed=freeze_mapping(_needed_relinks(wheel, ranked, acting, today)),
         libraries=freeze_mapping(_libraries(wheel, ranked, today)),
         grafts=grafts,
+        retag=retag,
         covered=freeze_mapping({k: tuple(v) for k, v in covered.items()}),
     )
 
@@ -358,7 +364,7 @@ def _apply(f: Finding, verdict: Verdict | None, fate: Verdict | None) -> Finding
         case Action.KEEP:
             return replace(f, action=action.value,
                            waived=f"kept by {verdict.label}: {verdict.rule.reason}")
-        case Action.STRIP | Action.RELINK | Action.DEPEND_ON_PIP | Action.GRAFT:
+        case Action.STRIP | Action.RELINK | Action.DEPEND_ON_PIP | Action.GRAFT | Action.RETAG:
             return replace(f, action=action.value)
         case _:
             _unreachable(action)

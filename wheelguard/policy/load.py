@@ -158,7 +158,8 @@ def _parse_rule(raw: dict[str, Any], index: int, problems: Problems) -> Rule | N
     action: Action | None = None
     text = raw.get("action")
     if text is None:
-        bad("missing 'action' (keep, strip, relink, depend-on-pip, graft, fail or waive)")
+        bad("missing 'action' (keep, strip, relink, depend-on-pip, graft, retag, fail or "
+            "waive)")
     elif not isinstance(text, str):
         bad("must be a string", "action")
     else:

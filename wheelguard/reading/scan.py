@@ -23,7 +23,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from wheelguard.errors import InvalidWheel
 from wheelguard.formats import HEAD, Image, image_for, is_native, parse_native
 from wheelguard.formats.sparse import MissingBytes, MissingPages, PageHasher, SparseImage
-from wheelguard.model import ArchivePath, Binary, Member, Wheel
+from wheelguard.model import ArchivePath, Binary, Member, PythonFacts, RecordEntry, Wheel
 from wheelguard.reading.archive import (
     Checkpoint,
     Extent,
@@ -38,6 +38,7 @@ from wheelguard.reading.distinfo import (
     read_record,
     read_wheel_file,
 )
+from wheelguard.reading.pysource import ModuleFacts, merge_facts, read_module
 
 if TYPE_CHECKING:  # concurrent.futures costs a small wheel's audit more than it reads
     from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -83,7 +84,11 @@ def scan_wheel(
             metadata_fields, requires = read_metadata(archive, path, dist_info)
             wheel_fields = read_wheel_file(archive, path, dist_info)
             record = read_record(archive, path, dist_info)
-            members, binaries, companions, unreadable = scan.result()
+            members, binaries, companions, unreadable, modules = scan.result()
+        record_digests = _record_digests(archive, record, members)
+    extensions = [b.path for b in binaries
+                  if any(s.startswith(("PyInit_", "_PyInit_")) for s in b.exported)]
+    sources = [m.path for m in members if m.path.endswith(".py")]
     return Wheel(
         path=path,
         filename=filename,
@@ -101,6 +106,8 @@ def scan_wheel(
         unreadable_binaries=unreadable,
         file_size=Path(path).stat().st_size,
         debug_companions=companions,
+        python=merge_facts(modules, sources, extensions) if modules else PythonFacts(),
+        record_digests=record_digests,
     )
 
 
@@ -121,8 +128,9 @@ _PARALLEL_MIN = 8 << 20
 _MAX_WORKERS = 4
 """More threads than this only add memory: each may hold one large member's image."""
 
-_Scanned = tuple[Member, Binary | None, str | None]
-"""A member, and for a native one its parse (or why it could not be parsed)."""
+_Scanned = tuple[Member, Binary | None, str | None, ModuleFacts | None]
+"""A member, and for a native one its parse (or why it could not be parsed), for a Python
+module what it says about loading native parts."""
 
 
 class _Result(NamedTuple):
@@ -130,6 +138,7 @@ class _Result(NamedTuple):
     binaries: tuple[Binary, ...]
     companions: tuple[Binary, ...]
     unreadable: tuple[tuple[ArchivePath, str], ...]
+    modules: tuple[ModuleFacts, ...]
 
 
 class _MemberScan:
@@ -150,7 +159,8 @@ class _MemberScan:
         extents = archive.extents()
         self._listed: dict[ArchivePath, _Scanned] = {}
         if only is not None:
-            self._listed = {e.path: (_listed(e), None, None) for e in extents if not only(e.path)}
+            self._listed = {e.path: (_listed(e), None, None, None) for e in extents
+                            if not only(e.path)}
             extents = tuple(e for e in extents if e.path not in self._listed)
         self._items = _plan(extents)
         self._progress = progress
@@ -214,8 +224,9 @@ class _MemberScan:
         binaries: list[Binary] = []
         companions: list[Binary] = []
         unreadable: list[tuple[ArchivePath, str]] = []
+        modules: list[ModuleFacts] = []
         for name in self._names:
-            member, binary, reason = scanned[name]
+            member, binary, reason, facts = scanned[name]
             members.append(member)
             if binary is not None:
                 # A .dSYM DWARF file is debug data: no loader maps it, so no library check
@@ -223,9 +234,12 @@ class _MemberScan:
                 (companions if binary.is_debug_companion else binaries).append(binary)
             if reason is not None:
                 unreadable.append((name, reason))
+            if facts is not None:
+                modules.append(facts)
         binaries.sort(key=lambda b: b.path)
         companions.sort(key=lambda b: b.path)
-        return _Result(tuple(members), tuple(binaries), tuple(companions), tuple(unreadable))
+        return _Result(tuple(members), tuple(binaries), tuple(companions), tuple(unreadable),
+                       tuple(modules))
 
 
 def _workers(inflated: int) -> int:
@@ -328,7 +342,7 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
         return _scanned(ext, head, digest, b"".join(held) if held else None)
     with image:
         binary, reason = _parse_image(reader, ext, checkpoints, image)
-    return _member(ext, head, digest), binary, reason
+    return _member(ext, head, digest), binary, reason, None
 
 
 _ROUNDS = 8
@@ -435,10 +449,12 @@ def _member(ext: Extent, head: bytes, digest: bytes) -> Member:
 
 def _scanned(ext: Extent, head: bytes, digest: bytes, data: Image | None) -> _Scanned:
     member = _member(ext, head, digest)
+    if isinstance(data, bytes) and ext.path.endswith(".py"):
+        return member, None, None, read_module(ext.path, data)
     if data is None or not is_native(member.magic):
-        return member, None, None
+        return member, None, None, None
     binary, reason = _native(ext.path, data)
-    return member, binary, reason
+    return member, binary, reason, None
 
 
 def _native(path: ArchivePath, data: Image) -> tuple[Binary | None, str | None]:
@@ -450,6 +466,30 @@ def _native(path: ArchivePath, data: Image) -> tuple[Binary | None, str | None]:
         raise
     except ValueError as e:
         return None, str(e)
+
+
+_STRONG = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",
+                     "blake2b", "blake2s"})
+"""hashlib algorithms at least as strong as sha256: what RECORD may name (PEP 376 forbids
+md5 and sha1; installers accept any stronger algorithm hashlib guarantees)."""
+
+
+def _record_digests(
+    archive: WheelArchive, record: tuple[RecordEntry, ...], members: tuple[Member, ...]
+) -> dict[str, str]:
+    """Digests in RECORD's own algorithm for the (rare) members it hashes with something other
+    than sha256: those members are read a second time, the rest never are."""
+    present = {m.path for m in members}
+    out: dict[str, str] = {}
+    for entry in record:
+        algo = (entry.hash or "").partition("=")[0]
+        if algo == "sha256" or algo not in _STRONG or entry.path not in present:
+            continue
+        hasher = hashlib.new(algo)
+        for chunk in archive.iter_chunks(entry.path):
+            hasher.update(chunk)
+        out[entry.path] = f"{algo}={urlsafe_digest(hasher.digest())}"
+    return out
 
 
 def iter_native_names(wheel: Wheel) -> Iterable[ArchivePath]:

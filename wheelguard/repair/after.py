@@ -13,15 +13,18 @@ must be the bytes meant to be written, and is hashed and parsed like a scanned m
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from packaging.utils import parse_wheel_filename
+
 from wheelguard.errors import InvalidWheel, RepairError
 from wheelguard.formats import HEAD, is_native, parse_native
-from wheelguard.model import ArchivePath, Binary, Member, Wheel
+from wheelguard.model import ArchivePath, Binary, Member, PythonFacts, Wheel
 from wheelguard.reading.archive import RawReader, WheelArchive, urlsafe_digest
 from wheelguard.reading.distinfo import read_metadata, read_record, read_wheel_file
+from wheelguard.reading.pysource import merge_facts, read_module
 
 __all__ = ["repaired_wheel"]
 
@@ -81,7 +84,43 @@ def _derive(
             else (source.metadata_fields, source.requires_dist))
         wheel_fields = (read_wheel_file(out, out_path, dist_info)
                         if f"{dist_info}/WHEEL" in written else source.wheel_fields)
-    kept = {m.path for m in members}
+        kept = {m.path for m in members}
+        binaries, companions, unreadable = _natives(source, members, kept, fresh)
+        python = _python(source, members, binaries, kept=kept, fresh=fresh, written=written,
+                         read=lambda path: reader.read(extents[path]))
+    project, version, build_tag, tags = parse_wheel_filename(target.name)  # a retag renames it
+    return replace(
+        source,
+        path=out_path,
+        filename=target.name,
+        name=project,
+        version=version,
+        build_tag=build_tag,
+        tags=tags,
+        members=tuple(members),
+        binaries=binaries,
+        debug_companions=companions,
+        unreadable_binaries=unreadable,
+        record=record,
+        metadata_fields=dict(metadata_fields),
+        requires_dist=requires,
+        wheel_fields=dict(wheel_fields),
+        file_size=target.stat().st_size,
+        python=python,
+        # The RECORD a repair writes hashes every member with sha256, the digest members
+        # carry: no member needs a digest in another algorithm (scan._record_digests).
+        record_digests={},
+    )
+
+
+_Fresh = dict[ArchivePath, tuple[Binary | None, str | None]]
+
+
+def _natives(
+    source: Wheel, members: list[Member], kept: set[ArchivePath], fresh: _Fresh
+) -> tuple[tuple[Binary, ...], tuple[Binary, ...], tuple[tuple[ArchivePath, str], ...]]:
+    """Binaries, debug companions and unreadable members: the source's that were copied,
+    and the parses of those written anew."""
 
     def carried(binaries: tuple[Binary, ...]) -> list[Binary]:
         return [b for b in binaries if b.path in kept and b.path not in fresh]
@@ -95,16 +134,45 @@ def _derive(
                   if p in kept and p not in fresh]
     unreadable += [(p, why) for p, (_b, why) in fresh.items() if why is not None]
     order = {m.path: i for i, m in enumerate(members)}
-    return replace(
-        source,
-        path=out_path,
-        members=tuple(members),
-        binaries=tuple(sorted(binaries, key=lambda b: b.path)),
-        debug_companions=tuple(sorted(companions, key=lambda b: b.path)),
-        unreadable_binaries=tuple(sorted(unreadable, key=lambda u: order[u[0]])),
-        record=record,
-        metadata_fields=dict(metadata_fields),
-        requires_dist=requires,
-        wheel_fields=dict(wheel_fields),
-        file_size=target.stat().st_size,
-    )
+    return (tuple(sorted(binaries, key=lambda b: b.path)),
+            tuple(sorted(companions, key=lambda b: b.path)),
+            tuple(sorted(unreadable, key=lambda u: order[u[0]])))
+
+
+def _extension(binary: Binary) -> bool:
+    return any(s.startswith(("PyInit_", "_PyInit_")) for s in binary.exported)
+
+
+def _python(
+    source: Wheel,
+    members: list[Member],
+    binaries: tuple[Binary, ...],
+    *,
+    kept: set[ArchivePath],
+    fresh: _Fresh,
+    written: Mapping[str, bytes],
+    read: Callable[[ArchivePath], bytes],
+) -> PythonFacts:
+    """What the Python sources say (:mod:`wheelguard.reading.pysource`): the source's facts
+    when no module and no extension module was written or dropped, else read again from the
+    output's modules, as the scan reads them."""
+    dropped = {m.path for m in source.members} - kept
+    touched = {*written, *dropped}
+    if not any(p.endswith(".py") for p in touched) and not any(
+            _extension(b) for b in source.binaries if b.path in touched) and not any(
+            b is not None and _extension(b) for b, _why in fresh.values()):
+        return source.python
+    modules = []
+    for m in members:
+        if m.path.endswith(".py") and m.size <= _SMALL_MODULE:
+            data = written.get(m.path)
+            facts = read_module(m.path, data if data is not None else read(m.path))
+            if facts is not None:
+                modules.append(facts)
+    sources = [m.path for m in members if m.path.endswith(".py")]
+    extensions = [b.path for b in binaries if _extension(b)]
+    return merge_facts(modules, sources, extensions) if modules else PythonFacts()
+
+
+_SMALL_MODULE = 1 << 20
+"""The scan reads the facts of modules it inflates in one call (reading.scan._SMALL)."""

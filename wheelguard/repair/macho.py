@@ -26,7 +26,7 @@ from typing import Any
 
 from wheelguard.errors import RepairError
 from wheelguard.repair.codesign import ResealError, reseal
-from wheelguard.repair.plan import MachOEdit
+from wheelguard.repair.edits import MachOEdit
 
 __all__ = ["MachOEdited", "apply_macho_edit"]
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from wheelguard.errors import RepairError
-from wheelguard.repair.plan import ElfEdit
+from wheelguard.repair.edits import ElfEdit
 from wheelguard.util.proc import run_tool
 
 __all__ = ["apply_edit", "find_patchelf", "find_strip", "patchelf_args"]

@@ -24,7 +24,6 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from wheelguard.checks.context import AuditContext
-from wheelguard.errors import RepairError
 from wheelguard.knowledge.names import loader_name, ungrafted
 from wheelguard.knowledge.specifiers import has_upper_bound, tighten
 from wheelguard.loader.origin import (
@@ -39,91 +38,18 @@ from wheelguard.loader.resolve import resolve_binary
 from wheelguard.model import Action, ArchivePath, Binary, DropKind, Finding, SearchTag
 from wheelguard.policy.decide import Decisions, Verdict, decide
 from wheelguard.policy.schema import PolicySet
+from wheelguard.repair.edits import (
+    ElfEdit,
+    MachOEdit,
+    PlanConflict,
+    PreloadEdit,
+    RepairPlan,
+    RequirementEdit,
+    Step,
+)
+from wheelguard.repair.retag import TagEdit, qualify, retag_filename
 
-__all__ = [
-    "ElfEdit",
-    "MachOEdit",
-    "PlanConflict",
-    "PreloadEdit",
-    "RepairPlan",
-    "RequirementEdit",
-    "Step",
-    "make_plan",
-]
-
-
-class PlanConflict(RepairError):
-    """Two rules ask for incompatible edits of one member or one requirement."""
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One thing the repair does, as printed and recorded in ``.dist-info/wheelguard.json``."""
-
-    action: str
-    path: str | None
-    detail: str
-    rule: str
-    """``policy#n``: the rule that asked for it."""
-    reason: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ElfEdit:
-    """Everything done to one ELF member, applied in one strip and one patchelf call."""
-
-    path: ArchivePath
-    strip_debug: bool = False
-    tag: SearchTag = "RUNPATH"
-    search_path: tuple[str, ...] | None = None
-    """The new entries of ``tag`` (None: unchanged; empty: remove the tag)."""
-    replace_needed: tuple[tuple[str, str], ...] = ()
-    remove_needed: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MachOEdit:
-    """Everything done to one Mach-O member (every slice alike), applied through lief by
-    :mod:`wheelguard.repair.macho` and re-signed ad hoc where the signature allows it."""
-
-    path: ArchivePath
-    install_name: str | None = None
-    """The new ``LC_ID_DYLIB`` (None: unchanged)."""
-    replace_dylibs: tuple[tuple[str, str], ...] = ()
-    """Dylib load commands renamed, kind and position kept (their ordinals stay valid)."""
-    rpaths: tuple[str, ...] | None = None
-    """The new ``LC_RPATH`` entries (None: unchanged; empty: all removed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RequirementEdit:
-    provider: str
-    old: str | None
-    """The Requires-Dist as METADATA has it (None: add a new one)."""
-    new: str
-
-
-@dataclass(frozen=True, slots=True)
-class PreloadEdit:
-    init: ArchivePath
-    """The package's ``__init__.py`` member."""
-    module: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RepairPlan:
-    drops: tuple[ArchivePath, ...] = ()
-    elf: tuple[ElfEdit, ...] = ()
-    macho: tuple[MachOEdit, ...] = ()
-    requirements: tuple[RequirementEdit, ...] = ()
-    preloads: tuple[PreloadEdit, ...] = ()
-    steps: tuple[Step, ...] = ()
-    failures: tuple[str, ...] = ()
-    """Why the repair cannot be done (fail rules, expired waivers, unsafe drops)."""
-
-    @property
-    def changes(self) -> bool:
-        return bool(self.drops or self.elf or self.macho or self.requirements or self.preloads)
+__all__ = ["make_plan"]
 
 
 # ---- the builder --------------------------------------------------------------------------
@@ -156,6 +82,7 @@ class _Builder:
         self.preloads: dict[tuple[ArchivePath, str], Step] = {}
         self.steps: list[Step] = []
         self.failures: list[str] = []
+        self.retag: TagEdit | None = None
 
     def fail(self, message: str) -> None:
         if message not in self.failures:
@@ -222,8 +149,24 @@ def make_plan(ctx: AuditContext, findings: tuple[Finding, ...], policies: Policy
     _subject_edits(b, decisions)
     _libraries(b, decisions)
     _safety(b, decisions)
+    _retag(b, decisions)
     requirements = _requirements(b)
     return _finish(b, requirements)
+
+
+def _retag(b: _Builder, d: Decisions) -> None:
+    """The manylinux tag a ``linux_*`` wheel earns (:mod:`wheelguard.repair.retag`)."""
+    if d.retag is None:
+        return
+    tags, why = qualify(b.ctx)
+    wheel = b.ctx.wheel
+    if tags is None:
+        b.fail(f"{wheel.filename}: cannot retag ({d.retag.label}): {why}")
+        return
+    old = tuple(sorted(p for p in wheel.platforms if p.startswith("linux_")))
+    b.retag = TagEdit(old=old, new=tags, filename=retag_filename(wheel.filename, old, tags))
+    b.step(Action.RETAG, None, f"platform tag {', '.join(old)} -> {'.'.join(tags)} ({why})",
+           d.retag)
 
 
 def _failures(b: _Builder, d: Decisions) -> None:
@@ -467,6 +410,7 @@ def _finish(b: _Builder, requirements: list[RequirementEdit]) -> RepairPlan:
         preloads=tuple(PreloadEdit(init, module) for init, module in sorted(b.preloads)),
         steps=tuple(steps),
         failures=tuple(b.failures),
+        retag=b.retag,
     )
 
 

@@ -42,15 +42,16 @@ from wheelguard.policy.schema import PolicySet
 from wheelguard.reading.archive import WheelArchive, urlsafe_digest
 from wheelguard.reading.scan import ProgressFn
 from wheelguard.repair.after import repaired_wheel
-from wheelguard.repair.plan import (
+from wheelguard.repair.edits import (
     ElfEdit,
     MachOEdit,
     PreloadEdit,
     RepairPlan,
     RequirementEdit,
     Step,
-    make_plan,
 )
+from wheelguard.repair.plan import make_plan
+from wheelguard.repair.retag import retag_wheel_file
 from wheelguard.repair.zipwrite import DateTime, ZipWriter, source_date_epoch
 from wheelguard.util.fs import atomic_binary_output
 
@@ -120,7 +121,7 @@ def repair_wheel(
             f"{wheel.filename}: cannot repair under policies {', '.join(policies.names)}:\n  "
             + "\n  ".join(plan.failures)
         )
-    target = Path(out_dir) / wheel.filename
+    target = Path(out_dir) / (plan.retag.filename if plan.retag else wheel.filename)
     if target.exists() and target.resolve() == source.resolve():
         raise RepairError(f"{source}: the output would replace the input; choose another -w")
     size_before = source.stat().st_size
@@ -167,6 +168,11 @@ def _changed_members(
             signing.append(Step("relink", medit.path, f"code signature {note}",
                                 rule.rule if rule else "repair",
                                 rule.reason if rule else "the edit changed signed bytes"))
+    if plan.retag is not None:
+        wheel_path = f"{wheel.dist_info}/WHEEL"
+        text = archive.read(wheel_path).decode("utf-8")
+        contents[wheel_path] = retag_wheel_file(text, plan.retag.old,
+                                                plan.retag.new).encode("utf-8")
     metadata_path = f"{wheel.dist_info}/METADATA"
     if plan.requirements:
         new = _edit_metadata(archive.read(metadata_path), plan.requirements, wheel)

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from wheelguard import __version__
-from wheelguard.audit import AuditResult
+from wheelguard.audit import AuditResult, count_findings
 from wheelguard.baseline import fingerprint
-from wheelguard.model import Finding, Severity
+from wheelguard.model import Finding
 from wheelguard.report.coverage import not_checked
 from wheelguard.report.provenance import RunInfo
 from wheelguard.util.fs import file_sha256
@@ -36,16 +36,6 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
     }
 
 
-def _counts(findings: Sequence[Finding]) -> dict[str, int]:
-    live = [f for f in findings if f.waived is None]
-    return {
-        "errors": sum(f.severity == Severity.ERROR for f in live),
-        "warnings": sum(f.severity == Severity.WARNING for f in live),
-        "info": sum(f.severity == Severity.INFO for f in live),
-        "waived": len(findings) - len(live),
-    }
-
-
 def result_to_json(result: AuditResult, *, failed: bool, sha256: str | None = None
                    ) -> dict[str, Any]:
     w = result.wheel
@@ -59,7 +49,7 @@ def result_to_json(result: AuditResult, *, failed: bool, sha256: str | None = No
         "platform_policy": result.context.platform.name if result.context.platform else None,
         "failed": failed,
         "summary": {
-            **_counts(result.findings),
+            **count_findings(result.findings),
             "file_bytes": w.file_size,
             "files": len(w.members),
             "binaries": len(w.binaries),
@@ -91,7 +81,7 @@ def render_json(
         "wheels": wheels,
         "errors": [{"path": p, "error": e} for p, e in errors],
         "summary": {
-            **_counts(all_findings),
+            **count_findings(all_findings),
             "wheels": len(results),
             "unreadable": len(errors),
             "failed": any(w["failed"] for w in wheels) or bool(errors),

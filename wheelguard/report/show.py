@@ -31,13 +31,20 @@ def resolution_text(r: Mapping[str, Any], *, versions: bool = False) -> str:
             return f"[green]{path}[/]{how}"
         case "platform":
             return f"[dim]platform library[/]{why}"
-        case "dependency" | "undeclared":
+        case "driver":
+            return f"[dim]{escape(r['provider'] or 'GPU')} driver library[/]"
+        case "dependency" | "undeclared" | "extra":
             style = "cyan" if r["kind"] == "dependency" else "yellow"
-            note = "" if r["kind"] == "dependency" else "[yellow](not declared)[/] "
+            note = {"dependency": "", "undeclared": "[yellow](not declared)[/] ",
+                    "extra": "[yellow](only with an extra)[/] "}[r["kind"]]
             who = "" if versions else escape(r["requirement"] or r["provider"] or "") + " "
             where = f"{path}{via}" if path else \
                 (why.strip() or "[dim](by SONAME once the provider is imported)[/]")
             return f"[{style}]{who}[/]{note}{where}".replace(f"[{style}][/]", "")
+        case "preload" if r["provider"] is not None and r["requirement"] is None \
+                and r["version"] is None:
+            return (f"[magenta]preload[/] of {path} "
+                    "[dim](this wheel's own library, once something has loaded it)[/]")
         case "preload":
             top = (r["path"] or "").split("/", 1)[0]
             if reason:

@@ -10,7 +10,7 @@ Every dynamic string goes into rich ``Text`` objects, never into markup, so a me
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
@@ -18,7 +18,7 @@ from typing import IO, Literal
 from rich.console import Console
 from rich.text import Text
 
-from wheelguard.audit import AuditResult
+from wheelguard.audit import AuditResult, count_findings
 from wheelguard.model import Finding, Severity
 from wheelguard.report.coverage import WHY_NOT, code_list, not_checked
 from wheelguard.report.provenance import RunInfo
@@ -150,16 +150,6 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     return out
 
 
-def _counts(findings: Sequence[Finding]) -> Mapping[str, int]:
-    live = [f for f in findings if f.waived is None]
-    return {
-        "errors": sum(f.severity == Severity.ERROR for f in live),
-        "warnings": sum(f.severity == Severity.WARNING for f in live),
-        "info": sum(f.severity == Severity.INFO for f in live),
-        "waived": len(findings) - len(live),
-    }
-
-
 def render_text(
     console: Console,
     results: Sequence[AuditResult],
@@ -191,7 +181,7 @@ def render_text(
                                    style="yellow" if why is not None else "dim"))
         rows = [["wheel", "verdict", "errors", "warnings", "info", "waived", "file"]]
         for r in results:
-            c = _counts(r.findings)
+            c = count_findings(r.findings)
             rows.append([display_path(r.wheel.path), "FAIL" if r.fails(fail_on) else "ok",
                          str(c["errors"]), str(c["warnings"]), str(c["info"]),
                          str(c["waived"]), format_bytes(r.wheel.file_size)])
@@ -199,7 +189,7 @@ def render_text(
         if len(rows) > 1:
             for row in _table(rows):
                 console.print(Text(row))
-    total = _counts([f for r in results for f in r.findings])
+    total = count_findings([f for r in results for f in r.findings])
     failing = sum(r.fails(fail_on) for r in results)
     audited = _plural(len(results), "wheel") + " audited"
     if errors:
