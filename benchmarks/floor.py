@@ -1,8 +1,10 @@
 """The floors a wheel gate is measured against, timed in a child process of the benchmark.
 
-``native``: inflate every native member (ELF or Mach-O magic) once, one thread: the time
-needed to read the libraries a linkage check must parse. ``all``: inflate every member and
-take its SHA-256, one thread: what any tool that checks RECORD hashes must at least spend.
+``native``: inflate every native member (ELF or Mach-O magic) once: the time needed to read
+the libraries a linkage check must parse. ``all``: inflate every member and take its SHA-256:
+what any tool that checks RECORD hashes must at least spend. ``--threads N`` spreads the
+members over N threads (largest first; zlib and SHA-256 release the GIL), the floor for a tool
+that uses every core: one member still inflates on one thread, so the largest bounds it.
 
 The compressed bytes are read with ``os.pread`` and inflated with one ``decompress`` call
 each, no CRC and no zipfile bookkeeping; which members are native is found before the clock
@@ -12,7 +14,8 @@ starts. Interpreter start-up is outside the measurement, so the floors flatter n
 inside the process after wheelguard is imported, so that it compares with the floors on the
 same terms; the CLI's figure minus this one is start-up and reporting.
 
-Usage: python floor.py native|all|wheelguard WHEEL [--inflater zlib|zlib-ng]  (one JSON line)
+Usage: python floor.py native|all|wheelguard WHEEL [--inflater zlib|zlib-ng] [--threads N]
+(prints one JSON line)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import struct
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 _ELF = b"\x7fELF"
@@ -65,21 +69,28 @@ def measure_wheelguard(path: str) -> dict[str, float | int]:
             "bytes": result.wheel.total_size}
 
 
-def measure(mode: str, path: str, inflater: str) -> dict[str, float | int]:
+def measure(mode: str, path: str, inflater: str, threads: int = 1) -> dict[str, float | int]:
     if mode == "wheelguard":
         return measure_wheelguard(path)
     z = _inflater(inflater)
-    members = _payloads(path, natives_only=mode == "native")
+    members = sorted(_payloads(path, natives_only=mode == "native"), key=lambda m: -m[1])
     fd = os.open(path, os.O_RDONLY)
+
+    def one(member: tuple[int, int, int, int]) -> int:
+        start, csize, size, method = member
+        raw = os.pread(fd, csize, start)
+        data = z.decompressobj(-15).decompress(raw, size + 1) if method == 8 else raw
+        if mode == "all":
+            hashlib.sha256(data).digest()
+        return len(data)
+
     try:
         started = time.perf_counter()
-        total = 0
-        for start, csize, size, method in members:
-            raw = os.pread(fd, csize, start)
-            data = z.decompressobj(-15).decompress(raw, size + 1) if method == 8 else raw
-            if mode == "all":
-                hashlib.sha256(data).digest()
-            total += len(data)
+        if threads > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                total = sum(pool.map(one, members))
+        else:
+            total = sum(one(m) for m in members)
         seconds = time.perf_counter() - started
     finally:
         os.close(fd)
@@ -91,8 +102,9 @@ def main() -> None:
     parser.add_argument("mode", choices=("native", "all", "wheelguard"))
     parser.add_argument("wheel")
     parser.add_argument("--inflater", choices=("zlib", "zlib-ng"), default="zlib")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    print(json.dumps(measure(args.mode, args.wheel, args.inflater)))
+    print(json.dumps(measure(args.mode, args.wheel, args.inflater, args.threads)))
 
 
 if __name__ == "__main__":

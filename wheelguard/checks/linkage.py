@@ -8,18 +8,9 @@ one kind of fact and words it; the analysis itself lives in :mod:`wheelguard.lin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from wheelguard.checks.context import AuditContext
-from wheelguard.linkage.emulate import Dependency, Linkage
-from wheelguard.linkage.facts import (
-    duplicates,
-    layout_breaks,
-    preloads,
-    soname_gaps,
-    symbol_gaps,
-    unbounded_cxx,
-    verdict,
-)
 from wheelguard.loader.resolve import driver_of
 from wheelguard.model import (
     Finding,
@@ -29,6 +20,11 @@ from wheelguard.model import (
     WheelSubject,
 )
 from wheelguard.rules import RULES
+
+if TYPE_CHECKING:
+    # The analysis (and the provider fetching it imports) is loaded only by an audit that was
+    # given dependency wheels: a hermetic audit does not pay for importing it.
+    from wheelguard.linkage.emulate import Dependency, Linkage
 
 __all__ = ["run"]
 
@@ -83,7 +79,9 @@ def _undeclared(linkage: Linkage) -> Iterator[Finding]:
 
 
 def _soname_gaps(linkage: Linkage) -> Iterator[Finding]:
-    for gap in soname_gaps(linkage):
+    from wheelguard.linkage import facts
+
+    for gap in facts.soname_gaps(linkage):
         dep, sample = gap.dependency, gap.sample
         ships = f"; it ships {', '.join(gap.ships)}" if gap.ships else ""
         yield RULES["WG702"].finding(
@@ -98,7 +96,9 @@ def _soname_gaps(linkage: Linkage) -> Iterator[Finding]:
 
 
 def _symbol_gaps(linkage: Linkage) -> Iterator[Finding]:
-    for gap in symbol_gaps(linkage):
+    from wheelguard.linkage import facts
+
+    for gap in facts.symbol_gaps(linkage):
         dep, sample = gap.dependency, gap.sample
         shown = ", ".join(gap.missing[:_EXAMPLES])
         more = f" and {len(gap.missing) - _EXAMPLES} more" if len(gap.missing) > _EXAMPLES else ""
@@ -114,7 +114,9 @@ def _symbol_gaps(linkage: Linkage) -> Iterator[Finding]:
 
 
 def _duplicates(linkage: Linkage) -> Iterator[Finding]:
-    for dup in duplicates(linkage):
+    from wheelguard.linkage import facts
+
+    for dup in facts.duplicates(linkage):
         who = "; ".join(f"{d} {', '.join(v)}: {', '.join(p)}" for d, v, p in dup.owners)
         what = f"SONAME {dup.key}" if dup.kind == "soname" else f"the {dup.key}* C ABI"
         others = [d for d, _v, _p in dup.owners if d != str(linkage.wheel.name)]
@@ -130,7 +132,9 @@ def _duplicates(linkage: Linkage) -> Iterator[Finding]:
 
 
 def _unbounded(linkage: Linkage) -> Iterator[Finding]:
-    for imp in unbounded_cxx(linkage):
+    from wheelguard.linkage import facts
+
+    for imp in facts.unbounded_cxx(linkage):
         dep = imp.dependency
         yield RULES["WG705"].finding(
             ProviderSubject(distribution=str(dep.name), binaries=tuple(imp.binaries)),
@@ -144,8 +148,10 @@ def _unbounded(linkage: Linkage) -> Iterator[Finding]:
 
 
 def _preloads(linkage: Linkage) -> Iterator[Finding]:
+    from wheelguard.linkage import facts
+
     apart = [lay.name for lay in linkage.layouts if not lay.shared]
-    for pre in preloads(linkage):
+    for pre in facts.preloads(linkage):
         top = pre.library.split("/", 1)[0]
         everywhere = pre.entry is None
         where = ("no RPATH/RUNPATH entry reaches it in any layout" if everywhere else
@@ -162,7 +168,9 @@ def _preloads(linkage: Linkage) -> Iterator[Finding]:
 
 
 def _layout_breaks(linkage: Linkage) -> Iterator[Finding]:
-    for binary, needed, provider, layouts in layout_breaks(linkage):
+    from wheelguard.linkage import facts
+
+    for binary, needed, provider, layouts in facts.layout_breaks(linkage):
         yield RULES["WG707"].finding(
             NeededSubject(binaries=(binary,), needed=needed, provider=provider),
             f"needs {needed}, found in {provider} only while both share one site-packages; in "
@@ -173,7 +181,9 @@ def _layout_breaks(linkage: Linkage) -> Iterator[Finding]:
 
 
 def _verdict(linkage: Linkage) -> Iterator[Finding]:
-    v = verdict(linkage)
+    from wheelguard.linkage import facts
+
+    v = facts.verdict(linkage)
     if v is None:
         return
     counted = (", ".join(f"{n} from {d}" for n, d in v.provided)

@@ -8,8 +8,6 @@ message and an exit code; nothing below it prints errors or exits.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -17,13 +15,26 @@ from collections.abc import Sequence
 from wheelguard import __version__
 from wheelguard.errors import WheelguardError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (--version stays bare)
+if TYPE_CHECKING:
+    import argparse
+
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS = ("audit", "show", "repair", "policy", "smoke", "report", "advise", "diff",
             "fix-source", "sbom")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only`` the parser of that one command.
+
+    Each command module is imported to configure its subparser, and some import what their
+    options need (the policy tables, the smoke settings): ``main`` asks for the one command
+    on the line so that an audit does not pay for importing ``repair`` or ``smoke``.
+    """
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="wheelguard",
         description="Audit, repair and smoke-test binary wheels of ML compiler stacks.",
@@ -33,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show a traceback for internal errors"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         # A command's module is its name with '-' as '_' (fix-source: cli/fix_source.py).
         module_name = f"wheelguard.cli.{name.replace('-', '_')}"
         try:
@@ -52,9 +63,22 @@ def _annotate(message: str) -> None:
         print(f"::error title=wheelguard::{message.splitlines()[0]}", file=sys.stderr)
 
 
+def _command_word(words: Sequence[str]) -> str | None:
+    """The command a command line names: its first word that is not an option (the top-level
+    options, ``--version``, ``--debug`` and ``--help``, take no value). None when there is
+    none or it is not a command: then the full parser answers (help, or the usage error that
+    lists the commands)."""
+    word = next((w for w in words if not w.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["--version"]:
+        # The most common way to ask whether the tool is there: no parser, no imports.
+        print(f"wheelguard {__version__}")
+        return 0
+    parser = build_parser(_command_word(words))
     # --debug is accepted anywhere on the line (`wheelguard audit --debug x.whl` included):
     # it is the one flag people add in a hurry after seeing an internal error.
     wants_debug = "--debug" in words

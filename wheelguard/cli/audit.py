@@ -9,6 +9,7 @@ GitHub Actions the text run also annotates and writes the job summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -60,6 +61,9 @@ def configure_parser(sub: Any) -> None:
                    help="a saved `audit --format json`: its findings are shown as known and "
                         "do not fail the run; only new ones do")
     add_python_version(p)
+    p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                   help="audit up to N wheels at once, in worker processes (default: one per "
+                        "core; 1 audits them in turn). Output order is the order given")
     p.add_argument("--no-hints", action="store_true", help="leave out fix hints in text output")
     add_text_options(p)
     add_policy_option(p)
@@ -68,8 +72,18 @@ def configure_parser(sub: Any) -> None:
     p.set_defaults(func=execute)
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"want a positive number of jobs, not {text!r}")
+    return value
+
+
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from wheelguard.audit import audit_wheel
+    from wheelguard.audit import audit_wheels
     from wheelguard.cli.common import (
         audit_options,
         expand_wheels,
@@ -96,20 +110,23 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         baseline = load_baseline(args.baseline)
     wheels = expand_wheels(args.wheels)
     sizes = [Path(w).stat().st_size if Path(w).is_file() else 0 for w in wheels]
-    results: list[AuditResult] = []
-    errors: list[tuple[str, str]] = []
     slow = providers is not None and providers.download
-    with Progress(total_bytes=sum(sizes), wheels=len(wheels), enabled=not args.quiet,
-                  slow=slow) as progress:
-        for i, w in enumerate(wheels):
-            progress.wheel(i, w, sizes[i])
+    progress = Progress(total_bytes=sum(sizes), wheels=len(wheels), enabled=not args.quiet,
+                        slow=slow)
+    with contextlib.ExitStack() as stack:
+
+        def started() -> None:  # after any worker process has forked: the bar runs a thread
+            stack.enter_context(progress)
             if providers is not None:
                 progress.step("the linkage checks read dependency wheels"
                               + (" (pip may download them)" if slow else ""))
-            try:
-                results.append(audit_wheel(w, options, progress=progress.advance, post=post))
-            except InvalidWheel as e:
-                errors.append((w, e.reason))
+
+        outcomes = audit_wheels(
+            wheels, options, post=post, jobs=args.jobs, progress=progress.advance,
+            started=started, each=lambda i: progress.wheel(i, wheels[i], sizes[i]))
+    results: list[AuditResult] = [o for o in outcomes if not isinstance(o, InvalidWheel)]
+    errors = [(w, o.reason) for w, o in zip(wheels, outcomes, strict=True)
+              if isinstance(o, InvalidWheel)]
     if baseline is not None:
         from wheelguard.baseline import apply_baseline
 

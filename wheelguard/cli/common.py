@@ -249,8 +249,6 @@ def provider_lookup(args: argparse.Namespace, config: ProjectConfig | None = Non
     """The lookup the options ask for; None when neither --wheelhouse nor --download is given
     (the audit then stays hermetic). ``[tool.wheelguard] wheelhouse`` stands in for a
     --wheelhouse not given."""
-    from wheelguard.linkage.fetch import ProviderLookup
-
     wheelhouses = tuple(Path(d) for d in args.wheelhouse)
     if not wheelhouses and config is not None:
         wheelhouses = config.wheelhouse
@@ -259,6 +257,8 @@ def provider_lookup(args: argparse.Namespace, config: ProjectConfig | None = Non
             raise UsageError(f"--wheelhouse {d}: not a directory")
     if not wheelhouses and not args.download:
         return None
+    # Only now: the provider machinery (pip, downloads) costs a hermetic audit's start-up.
+    from wheelguard.linkage.fetch import ProviderLookup
     return ProviderLookup(
         wheelhouses=wheelhouses, download=bool(args.download), skip=tuple(args.skip),
         max_wheel_size=int(args.max_provider_size),

@@ -96,7 +96,7 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
             python: str | None, fail_on: Severity | None) -> bool:
     """Print what was done and what is left; True when a finding at or above ``fail_on`` is
     left in the repaired wheel (a repair that leaves an error is no success)."""
-    from wheelguard.audit import AuditOptions, audit_wheel
+    from wheelguard.audit import AuditOptions, audit_scanned, audit_wheel
     from wheelguard.policy.decide import assign_actions
     from wheelguard.repair.write import summary
     from wheelguard.util.units import format_bytes
@@ -120,8 +120,12 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
         print(f"  {line}")
     if result.output is None:
         return False
-    after = audit_wheel(result.output, AuditOptions(python=python),
-                        post=assign_actions(policies))
+    # The output's model comes from the input's scan and what was written (read back and
+    # checked), not from scanning the output again: repair.after.
+    options, post = AuditOptions(python=python), assign_actions(policies)
+    after = (audit_scanned(result.wheel_after, options, post=post)
+             if result.wheel_after is not None
+             else audit_wheel(result.output, options, post=post))
     live = [f for f in after.findings if f.waived is None]
     if not live:
         return False

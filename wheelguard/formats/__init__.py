@@ -3,47 +3,90 @@
 :mod:`~wheelguard.formats.elf` is the only importer of pyelftools;
 :mod:`~wheelguard.formats.macho` and :mod:`~wheelguard.formats.pe` decode Mach-O and PE with
 :mod:`struct` through :mod:`~wheelguard.formats._reader` (lief is imported only to edit Mach-O,
-by :mod:`wheelguard.repair.macho`); :mod:`~wheelguard.formats.elf_image` holds a large ELF
-sparsely while it streams. This module dispatches on magic bytes.
+by :mod:`wheelguard.repair.macho`); :mod:`~wheelguard.formats.sparse` and the
+``*_image`` modules hold a large member sparsely while it streams. This module
+dispatches on magic bytes, and imports an adapter only when a member of its format is parsed
+(pyelftools alone costs a wheel without ELF files a fifth of its start-up).
 """
 
 from __future__ import annotations
 
 import mmap
 
-from wheelguard.formats import elf, macho, pe
+from wheelguard.formats.sparse import SparseImage
 from wheelguard.model import ArchivePath, Binary
 
-__all__ = ["HEAD", "Image", "is_native", "keeps_whole", "parse_native"]
+__all__ = ["HEAD", "Image", "image_for", "is_native", "parse_native"]
 
 HEAD = 8
 """Bytes of a member's start that tell its format."""
 
-Image = bytes | bytearray | mmap.mmap
-"""A native member's bytes: whole (a large Mach-O or PE member is filled into a bytearray as it
-streams), or a sparse image of a large ELF."""
+Image = bytes | bytearray | mmap.mmap | SparseImage
+"""A native member's bytes: whole, or a sparse image of a large one (an ELF adapter is handed
+the image's mapping, the Mach-O and PE decoders the image itself, which checks their reads)."""
+
+_ELF = b"\x7fELF"
+_MACHO_THIN = frozenset({b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf",
+                         b"\xcf\xfa\xed\xfe"})
+_MACHO_FAT = frozenset({b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"})
+
+
+def _format(head: bytes) -> str | None:
+    """``elf``, ``macho``, ``pe`` or None, from magic alone (the adapters' own tests, without
+    importing them: most members are not native)."""
+    if head.startswith(_ELF):
+        return "elf"
+    if head[:4] in _MACHO_THIN or (head[:4] in _MACHO_FAT and len(head) >= 8):
+        from wheelguard.formats import macho
+
+        return "macho" if macho.is_macho(head) else None
+    if head[:2] == b"MZ":
+        return "pe"
+    return None
 
 
 def is_native(head: bytes) -> bool:
-    return elf.is_elf(head) or macho.is_macho(head) or pe.is_pe(head)
+    return _format(head) is not None
 
 
-def keeps_whole(head: bytes) -> bool:
-    """Whether the adapter for ``head`` reads the member whole (Mach-O and PE do: their
-    tables sit anywhere in the file; ELF is held sparsely instead)."""
-    return macho.is_macho(head) or pe.is_pe(head)
+def image_for(head: bytes, size: int) -> SparseImage | None:
+    """The sparse image a large member of this format streams into; None if not native."""
+    kind = _format(head)
+    if kind == "elf":
+        from wheelguard.formats.elf_image import ElfImage
+
+        return ElfImage(size)
+    if kind == "macho":
+        from wheelguard.formats.macho_image import MachOImage
+
+        return MachOImage(size)
+    if kind == "pe":
+        from wheelguard.formats.pe_image import PEImage
+
+        return PEImage(size)
+    return None
 
 
 def parse_native(name: ArchivePath, data: Image) -> Binary | None:
     """Dispatch on magic; a module-level function so a process pool can pickle it. None for a
     member whose magic promised a format its header then denies (an MZ file without a PE
-    image)."""
+    image). Over a sparse image a decoder may raise
+    :class:`~wheelguard.formats.sparse.MissingBytes`: read those bytes and call again."""
     head = bytes(data[:HEAD])
-    if elf.is_elf(head):
+    kind = _format(head)
+    if kind == "elf":
+        from wheelguard.formats import elf
+
+        if isinstance(data, SparseImage):
+            data = data.buffer  # the adapter reads the mapping; ElfImage.needed proves it
         # The scanner never fills a bytearray for ELF (it holds those sparsely).
         return elf.parse_elf(name, bytes(data) if isinstance(data, bytearray) else data)
-    if macho.is_macho(head):
+    if kind == "macho":
+        from wheelguard.formats import macho
+
         return macho.parse_macho(name, data)
-    if pe.is_pe(head):
+    if kind == "pe":
+        from wheelguard.formats import pe
+
         return pe.parse_pe(name, data)
     return None

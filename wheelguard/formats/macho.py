@@ -28,10 +28,11 @@ reader and offsets back and forth.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from wheelguard.formats._reader import Data, Reader
+from wheelguard.formats.sparse import MissingBytes, MissingPages
 from wheelguard.model import (
     ArchivePath,
     Binary,
@@ -45,7 +46,15 @@ from wheelguard.model import (
     SoName,
 )
 
-__all__ = ["MachOParseError", "is_macho", "parse_macho", "signature_range", "slice_ranges"]
+__all__ = [
+    "MachOParseError",
+    "fat_table_size",
+    "is_macho",
+    "parse_macho",
+    "signature_range",
+    "slice_ranges",
+    "table_ranges",
+]
 
 _THIN = {b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe"}
 _FAT = b"\xca\xfe\xba\xbe"
@@ -142,9 +151,80 @@ def slice_ranges(data: Data) -> list[tuple[int, int]]:
                 "iiQQII", 8 + 32 * i, "fat_arch_64")
         else:
             _cpu, _sub, offset, size, _align = whole.unpack("iiIII", 8 + 20 * i, "fat_arch")
-        whole.check(offset, size, f"architecture {i}")
+        whole.within(offset, size, f"architecture {i}")
         ranges.append((offset, size))
     return ranges
+
+
+def fat_table_size(data: Data) -> int:
+    """Bytes of the universal header and its architecture table; 0 for a thin file."""
+    head = bytes(data[:8])
+    if head[:4] not in (_FAT, _FAT64) or len(head) < 8:
+        return 0
+    count = min(int.from_bytes(head[4:8], "big"), _MAX_SLICES)
+    return 8 + (32 if head[:4] == _FAT64 else 20) * count
+
+
+_NAME_WINDOW = 2048
+"""Bytes kept of the string table from each name a sparse image's decoder reads (C++ names
+are rarely longer; a longer one is read again when the decoder finds it cut)."""
+
+
+def table_ranges(
+    data: Data, base: int, size: int, has: Callable[[int, int], bool]
+) -> tuple[list[tuple[int, int]], bool, int]:
+    """What the decoder reads of the slice at ``base``, as absolute ``[start, stop)`` ranges,
+    as far as ``has`` says the bytes are there: the header, then its load commands, then the
+    tables they point at (the symbols it names, the export trie, the code signature and the
+    page before it), then, once the symbols are there, the names of those it reads. A sparse
+    image (:class:`~wheelguard.formats.sparse.MachOImage`) keeps these while it streams and
+    calls again as bytes arrive, until the list is complete (True). The third value is the
+    page size the code signature most likely hashes (what to hash while streaming)."""
+    header_end = base + min(size, 32)
+    if not has(base, header_end):
+        return [(base, header_end)], False, 4096
+    reader = _SliceReader(data, base, size)
+    _magic, _cpu, _sub, _ftype, ncmds, sizeofcmds, _flags = reader.r.unpack(
+        "IiiIIII", 0, "mach header")
+    header = 32 if reader.is64 else 28
+    reader.r.within(header, sizeofcmds, "load commands")
+    commands = (base, base + header + sizeofcmds)
+    if not has(*commands):
+        return [commands], False, 4096
+    cmds = reader._commands(header, ncmds, header + sizeofcmds)
+    out = [commands]
+    page = 4096
+    if cmds.exports_trie is not None:
+        offset, length = cmds.exports_trie
+        out.append((base + offset, base + offset + length))
+    if cmds.signature is not None:
+        dataoff, datasize = cmds.signature
+        # The signed range ends where the signature starts; its last, partial page is
+        # hashed from the bytes (whole pages from the digests taken while streaming).
+        first = max(0, (dataoff - (16 << 10)) // 4096 * 4096)
+        out.append((base + first, base + dataoff + datasize))
+        # A signature too small to hold a 32-byte slot per 4 KiB page hashes 16 KiB pages
+        # (ld64 on arm64); most hash 4 KiB pages.
+        if datasize < -(-dataoff // 4096) * 20:
+            page = 16384
+    done = True
+    if cmds.symtab is not None:
+        symoff, nsyms, stroff, strsize = cmds.symtab
+        stride = 16 if reader.is64 else 12
+        rows = [(0, nsyms)]
+        if cmds.dysymtab is not None:
+            _ilocal, _nlocal, iext, next_, iundef, nundef = cmds.dysymtab
+            rows = [(iext, next_), (iundef, nundef)]
+        spans = [(base + symoff + stride * a, base + symoff + stride * (a + n)) for a, n in rows]
+        out += spans
+        if all(has(a, b) for a, b in spans if b > a):
+            table_end = base + stroff + strsize
+            names, _local = reader._named_rows(cmds)
+            out += [(base + stroff + strx, min(table_end, base + stroff + strx + _NAME_WINDOW))
+                    for strx, _undefined in names]
+        else:
+            done = False
+    return [(a, min(b, base + size)) for a, b in out if b > a], done, page
 
 
 def signature_range(data: Data, base: int, size: int) -> tuple[int, int] | None:
@@ -162,6 +242,8 @@ def parse_macho(path: ArchivePath, data: Data) -> Binary:
     try:
         fat = bytes(data[:4]) in (_FAT, _FAT64)
         slices = [_Slice.read(data, offset, size) for offset, size in slice_ranges(data)]
+    except (MissingBytes, MissingPages):
+        raise  # a sparse image lacks bytes: the scanner reads them and parses again
     except MachOParseError as e:
         raise MachOParseError(f"{path}: unreadable Mach-O ({e})") from None
     except (ValueError, OverflowError, RecursionError) as e:
@@ -353,37 +435,52 @@ class _SliceReader:
         undefined: set[str] = set()
         local = False
         if cmds.symtab is not None:
-            symoff, nsyms, stroff, strsize = cmds.symtab
-            self.r.check(stroff, strsize, "string table")
-            fmt = "IBBHQ" if self.is64 else "IBBhI"
-            ranges: list[tuple[int, int]]
-            if cmds.dysymtab is not None:
-                _ilocal, nlocal, iext, next_, iundef, nundef = cmds.dysymtab
-                local = nlocal > 0
-                ranges = [(iext, next_), (iundef, nundef)]
-                for start, count in ranges:
-                    if start + count > nsyms:
-                        raise MachOParseError(f"symbol range {start}+{count} beyond {nsyms}")
-            else:
-                ranges = [(0, nsyms)]
-            stride = 16 if self.is64 else 12
-            for start, count in ranges:
-                rows = self.r.iter_unpack(fmt, symoff + stride * start, count, "symbol table")
-                for strx, ntype, _sect, _desc, value in rows:
-                    if ntype & _N_STAB:
-                        continue
-                    if not ntype & _N_EXT:
-                        local = True
-                        continue
-                    kind = ntype & _N_TYPE
-                    if kind == _N_UNDF:
-                        if value == 0:  # non-zero: a common symbol, defined here
-                            undefined.add(self._symbol_name(stroff, strsize, strx))
-                    elif kind in (_N_SECT, _N_ABS, _N_INDR) and not ntype & _N_PEXT:
-                        exported.add(self._symbol_name(stroff, strsize, strx))
+            _symoff, _nsyms, stroff, strsize = cmds.symtab
+            self.r.within(stroff, strsize, "string table")
+            rows, local = self._named_rows(cmds)
+            for strx, is_undefined in rows:
+                name = self._symbol_name(stroff, strsize, strx)
+                (undefined if is_undefined else exported).add(name)
         if cmds.exports_trie is not None:
             exported = self._trie(*cmds.exports_trie)
         return frozenset(exported), frozenset(undefined), local
+
+    def _named_rows(self, cmds: _Commands) -> tuple[list[tuple[int, bool]], bool]:
+        """``(name offset, undefined?)`` of the symbols whose names the checks read (imports;
+        exports too when no export trie lists them), and whether the file has local symbols.
+        Also what a sparse image keeps of the string table (:func:`table_ranges`)."""
+        assert cmds.symtab is not None
+        symoff, nsyms, _stroff, _strsize = cmds.symtab
+        local = False
+        fmt = "IBBHQ" if self.is64 else "IBBhI"
+        ranges: list[tuple[int, int]]
+        if cmds.dysymtab is not None:
+            _ilocal, nlocal, iext, next_, iundef, nundef = cmds.dysymtab
+            local = nlocal > 0
+            ranges = [(iext, next_), (iundef, nundef)]
+            for start, count in ranges:
+                if start + count > nsyms:
+                    raise MachOParseError(f"symbol range {start}+{count} beyond {nsyms}")
+        else:
+            ranges = [(0, nsyms)]
+        stride = 16 if self.is64 else 12
+        exports = cmds.exports_trie is None
+        out: list[tuple[int, bool]] = []
+        for start, count in ranges:
+            rows = self.r.iter_unpack(fmt, symoff + stride * start, count, "symbol table")
+            for strx, ntype, _sect, _desc, value in rows:
+                if ntype & _N_STAB:
+                    continue
+                if not ntype & _N_EXT:
+                    local = True
+                    continue
+                kind = ntype & _N_TYPE
+                if kind == _N_UNDF:
+                    if value == 0:  # non-zero: a common symbol, defined here
+                        out.append((strx, True))
+                elif exports and kind in (_N_SECT, _N_ABS, _N_INDR) and not ntype & _N_PEXT:
+                    out.append((strx, False))
+        return out, local
 
     def _symbol_name(self, stroff: int, strsize: int, strx: int) -> str:
         if strx >= strsize:
@@ -468,13 +565,24 @@ class _SliceReader:
         page = 1 << page_shift if page_shift else code_limit
         if page <= 0 or n_code != -(-code_limit // page):
             return False
-        self.r.check(0, code_limit, "signed range")
-        data, start = self.r.data, self.r.base
+        self.r.within(0, code_limit, "signed range")
         table = sig.raw(base + hash_offset, n_code * hash_size, "code slots")
+        # Over a sparse image the pages were not kept: their digests were taken as the
+        # member streamed (SHA-256 of 4 KiB pages), or are asked for (MissingPages).
+        image = self.r.image
+        digests = None
+        if image is not None:
+            digests = image.pages.get((self.r.base, algorithm[0], page))
+            if digests is None:
+                raise MissingPages(self.r.base, self.r.size, algorithm[0], page)
         for k in range(n_code):
-            lo = start + k * page
-            hi = start + min((k + 1) * page, code_limit)
-            digest = hashlib.new(algorithm[0], data[lo:hi]).digest()[:hash_size]
+            lo = k * page
+            hi = min((k + 1) * page, code_limit)
+            if digests is not None and hi - lo == page and k < len(digests):
+                digest = digests[k][:hash_size]
+            else:
+                digest = hashlib.new(algorithm[0], self.r.raw(lo, hi - lo, "signed page")
+                                     ).digest()[:hash_size]
             if digest != table[k * hash_size : (k + 1) * hash_size]:
                 return False
         return True

@@ -24,10 +24,13 @@ compares them case-insensitively, and so does :mod:`wheelguard.loader.windows`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from wheelguard.formats._reader import Data, Reader
+from wheelguard.formats.sparse import MissingBytes
 from wheelguard.model import ArchivePath, Binary, PEFacts, SoName
 
-__all__ = ["PEParseError", "is_pe", "parse_pe"]
+__all__ = ["PEParseError", "is_pe", "parse_pe", "table_ranges"]
 
 _MACHINES = {0x14C: "i686", 0x8664: "x86_64", 0xAA64: "arm64", 0x1C4: "armv7", 0x1C0: "arm",
              0x200: "ia64", 0xA641: "arm64ec", 0x5064: "riscv64"}
@@ -59,10 +62,51 @@ def parse_pe(path: ArchivePath, data: Data) -> Binary | None:
         return _Image(data).binary(path)
     except _NotPE:
         return None
+    except MissingBytes:
+        raise  # a sparse image lacks bytes: the scanner reads them and parses again
     except PEParseError as e:
         raise PEParseError(f"{path}: unreadable PE ({e})") from None
     except (ValueError, OverflowError) as e:
         raise PEParseError(f"{path}: unreadable PE ({type(e).__name__}: {e})") from None
+
+
+def table_ranges(
+    data: Data, has: Callable[[int, int], bool]
+) -> tuple[list[tuple[int, int]], bool]:
+    """What the decoder reads, as ``[start, stop)`` file ranges, as far as ``has`` says the
+    bytes are there: the headers, then the sections that hold the import, delay-import and
+    export directories (the names those tables point at are almost always in the same
+    section), and the COFF string table's start (mingw's long section names). True once the
+    headers were read, so the list is complete; the sparse image of a large PE
+    (:class:`~wheelguard.formats.sparse.PEImage`) keeps these while it streams."""
+    size = len(data)
+    if not has(0, min(size, 0x40)):
+        return [(0, min(size, 0x40))], False
+    pe = int.from_bytes(bytes(data[0x3C:0x40]), "little")
+    head = (0, min(size, pe + 24))
+    if not has(*head):
+        return [head], False
+    opt_size = int.from_bytes(bytes(data[pe + 20 : pe + 22]), "little")
+    nsections = int.from_bytes(bytes(data[pe + 6 : pe + 8]), "little")
+    headers = (0, min(size, pe + 24 + opt_size + 40 * nsections))
+    if not has(*headers):
+        return [headers], False
+    try:
+        image = _Image(data)
+    except _NotPE:
+        return [headers], True
+    out = [headers, (0, min(size, image.size_of_headers))]
+    for index in (_DIR_EXPORT, _DIR_IMPORT, _DIR_DELAY_IMPORT):
+        where = image._dir(index)
+        if where is None:
+            continue
+        for _name, vsize, va, raw_size, raw_ptr in image.sections:
+            if va <= where[0] < va + max(vsize, raw_size):
+                out.append((raw_ptr, min(size, raw_ptr + raw_size)))
+    if image.symtab:
+        strtab = image.symtab + 18 * image.nsymbols
+        out.append((strtab, min(size, strtab + (64 << 10))))
+    return [(a, b) for a, b in out if b > a], True
 
 
 class _NotPE(Exception):

@@ -15,6 +15,10 @@ loaded (glibc matches a NEEDED against loaded SONAMEs first; "import the provide
 Limits, on purpose: only the wheel's own ELF libraries are loaded (a provider's own NEEDED are
 that provider's audit); ``LD_LIBRARY_PATH`` and the host's ``ld.so.cache`` are not consulted;
 dependencies are followed one level (the wheel's own Requires-Dist).
+
+Why this module is long: finding the providers, sampling their versions and emulating the
+install are one analysis whose parts pass the same dependencies and samples along; the memo
+that lets layouts and roles share an install's work lives beside the emulation it serves.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ from wheelguard.loader.layout import Layout, classify_entry
 from wheelguard.loader.paths import install_path
 from wheelguard.loader.resolve import Resolution, resolve_binary
 from wheelguard.model import ArchivePath, Binary, SoName, Wheel, freeze_mapping
-from wheelguard.reading.scan import scan_wheel
 
 __all__ = [
     "LAYOUTS",
@@ -272,12 +275,16 @@ def analyse_linkage(
                    providers=providers)
     deps = tuple(_sample(d, lookup, found.target) for d in found.dependencies)
     chosen = tuple(layouts)
+    # Layouts and roles often install the same wheels (every unshared layout installs the
+    # wheel alone; lowest, highest and newest are often one version): the combined layout,
+    # its loader fixpoint and each binary's search are computed once per distinct install.
+    memo = _InstallMemo()
     links = tuple(
         link
         for layout in chosen
         for role in ROLES
         for link in _emulate(wheel, found.binaries, deps=deps, layout=layout, role=role,
-                             platform=found.platform)
+                             platform=found.platform, memo=memo)
     )
     return Linkage(
         wheel=wheel, target=found.target, platform=found.platform, providers=found.providers,
@@ -396,7 +403,7 @@ def _sample(dep: Dependency, lookup: ProviderLookup, target: Target) -> Dependen
         wheel: Wheel | None = None
         problem: str | None = None
         try:
-            wheel = scan_wheel(lookup.obtain(dep.name, version, target), only=library_member)
+            wheel = lookup.scan(lookup.obtain(dep.name, version, target), only=library_member)
         except (ProviderUnavailable, InvalidWheel) as e:
             problem = str(e)
         samples.append(Sample(version=version, roles=frozenset(roles[version]),
@@ -419,10 +426,11 @@ def _emulate(
     layout: InstallLayout,
     role: Role,
     platform: PlatformPolicy | None,
+    memo: _InstallMemo | None = None,
 ) -> Iterator[Link]:
     members = [(d, s) for d in deps if (s := d.sample(role)) is not None and s.wheel is not None]
     for binary, resolution in emulate_install(wheel, binaries, members, layout=layout,
-                                              platform=platform):
+                                              platform=platform, memo=memo):
         yield Link(binary=binary, layout=layout.name, scenario=role, resolution=resolution)
 
 
@@ -433,13 +441,16 @@ def emulate_install(
     *,
     layout: InstallLayout,
     platform: PlatformPolicy | None,
+    memo: _InstallMemo | None = None,
 ) -> Iterator[tuple[ArchivePath, Resolution]]:
     """Every NEEDED of ``binaries`` resolved over one install: the wheel with these versions
-    of its dependencies, laid out as ``layout`` says."""
+    of its dependencies, laid out as ``layout`` says. ``memo`` shares the work between calls
+    that install the same wheels."""
     members = [(d, s) for d, s in members if s.wheel is not None]
     installed = [s.wheel for _d, s in members if s.wheel is not None] if layout.shared else []
+    memo = memo if memo is not None else _InstallMemo()
     # pip installs dependencies before their dependent: the wheel's own files win a clash.
-    combined = Layout.of_many([*installed, wheel])
+    combined = memo.layout([*installed, wheel])
     owner: dict[str, tuple[Dependency, Sample]] = {}
     if layout.shared:
         for d, s in members:
@@ -458,8 +469,33 @@ def emulate_install(
     for b in _by_soname(binaries):
         loaded.setdefault(b.soname or "", (None, None, install_path(b.path)))
     for b in binaries:
-        for res in resolve_binary(combined, b, platform, (), {}):
+        for res in memo.resolve(combined, b, platform):
             yield b.path, _attribute(wheel, res, owner, loaded)
+
+
+class _InstallMemo:
+    """The combined layout of each distinct set of installed wheels (its loader fixpoint is
+    most of an emulation's cost) and each binary's resolutions over it, for one analysis."""
+
+    def __init__(self) -> None:
+        self._layouts: dict[tuple[int, ...], tuple[list[Wheel], Layout]] = {}
+        self._resolved: dict[tuple[int, ArchivePath], list[Resolution]] = {}
+
+    def layout(self, wheels: list[Wheel]) -> Layout:
+        key = tuple(id(w) for w in wheels)
+        hit = self._layouts.get(key)
+        if hit is None:
+            # The wheels are kept with their layout so that no id is reused while it lives.
+            hit = self._layouts[key] = (wheels, Layout.of_many(wheels))
+        return hit[1]
+
+    def resolve(self, combined: Layout, binary: Binary,
+                platform: PlatformPolicy | None) -> list[Resolution]:
+        key = (id(combined), binary.path)
+        hit = self._resolved.get(key)
+        if hit is None:
+            hit = self._resolved[key] = list(resolve_binary(combined, binary, platform, (), {}))
+        return hit
 
 
 def _by_soname(binaries: Iterable[Binary]) -> list[Binary]:

@@ -142,11 +142,10 @@ class LocalWheel:
     size: int
 
 
-def _scan(path: Path, only: MemberFilter | None) -> Wheel | InvalidWheel:
-    try:
-        return scan_wheel(path, only=only)
-    except InvalidWheel as e:
-        return e
+def _file_key(path: Path) -> tuple[str, int, int]:
+    """A file as a cache knows it: a new file at the same path is another key."""
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
 
 
 def _local_wheels(directory: Path) -> tuple[LocalWheel, ...]:
@@ -164,8 +163,10 @@ def _local_wheels(directory: Path) -> tuple[LocalWheel, ...]:
 class ProviderLookup:
     """Where to look for dependency wheels, and what not to fetch.
 
-    The lookup itself holds no state: directories are listed when asked, so a wheel pip adds
-    to the cache is seen by the next question.
+    Directories are listed when asked, so a wheel pip adds to the cache is seen by the next
+    question. The one thing the lookup keeps is the wheels it has read (:meth:`scan`), by
+    file, size and modification time: the wheels of one release need the same providers, and
+    each is read once per run instead of once per wheel.
     """
 
     wheelhouses: tuple[Path, ...] = ()
@@ -177,6 +178,27 @@ class ProviderLookup:
     max_wheel_size: int = DEFAULT_MAX_WHEEL_SIZE
     pip: tuple[str, ...] = (sys.executable, "-m", "pip")
     timeout: float = 900.0
+    _scans: dict[tuple[str, int, int, MemberFilter | None], Wheel] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _names: dict[tuple[str, int, int], frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    def scan(self, path: Path, *, only: MemberFilter | None = None) -> Wheel:
+        """:func:`~wheelguard.reading.scan.scan_wheel` of a provider wheel, read once per
+        lookup (per command run) however many audited wheels need it."""
+        key = (*_file_key(path), only)
+        wheel = self._scans.get(key)
+        if wheel is None:
+            wheel = self._scans[key] = scan_wheel(path, only=only)
+        return wheel
+
+    def _member_names(self, path: Path) -> frozenset[str]:
+        key = _file_key(path)
+        names = self._names.get(key)
+        if names is None:
+            with WheelArchive(path) as archive:
+                names = self._names[key] = frozenset(archive.names())
+        return names
 
     @property
     def cache_path(self) -> Path:
@@ -223,8 +245,7 @@ class ProviderLookup:
         names: set[str] = set()
         for w in self.local(name, target):
             try:
-                with WheelArchive(w.path) as archive:
-                    names.update(archive.names())
+                names.update(self._member_names(w.path))
             except InvalidWheel:
                 continue
         return frozenset(names)
@@ -293,6 +314,12 @@ class ProviderLookup:
                 future.result()
         return {v: results[v] for v in wanted}
 
+    def _scan_or_error(self, path: Path, only: MemberFilter | None) -> Wheel | InvalidWheel:
+        try:
+            return self.scan(path, only=only)
+        except InvalidWheel as e:
+            return e
+
     def read_many(
         self,
         name: str,
@@ -311,7 +338,7 @@ class ProviderLookup:
 
         def done(version: Version, outcome: Path | ProviderUnavailable) -> None:
             result: Wheel | WheelguardError = outcome if isinstance(
-                outcome, ProviderUnavailable) else _scan(outcome, only)
+                outcome, ProviderUnavailable) else self._scan_or_error(outcome, only)
             results[version] = result
             if on_done is not None:
                 on_done(version, result)

@@ -3,6 +3,10 @@
 A wheel is a zip; every safety question (path traversal, symlinks, encryption, bombs) is
 answered from the central directory before a single member is inflated, so a hostile file costs
 nothing but its directory to reject.
+
+Why this module is long: it holds both sides of reading an archive, the central directory's
+validation and the raw member reads (positional reads, bounded inflating, checkpoints to resume
+a member's stream), which share the member's extent and its corruption errors.
 """
 
 from __future__ import annotations
@@ -17,18 +21,20 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import IO
+from typing import IO, Any
 from zipfile import ZipInfo
 
 from wheelguard.errors import InvalidWheel
 from wheelguard.model import ArchivePath
 
 __all__ = [
+    "CHECKPOINT_EVERY",
     "INFLATER",
+    "Checkpoint",
     "Extent",
     "Limits",
     "RawReader",
@@ -235,6 +241,9 @@ _STREAM_IN = 256 << 10
 """Compressed bytes fed per inflate call when streaming: bounds the copy of unconsumed input."""
 STREAM_OUT = 1 << 20
 """Inflated bytes per chunk when streaming a member."""
+CHECKPOINT_EVERY = 8 << 20
+"""Inflated bytes between two places a member's stream can be resumed (:class:`Checkpoint`):
+the most a later read of a few bytes of a streamed member inflates again."""
 
 
 def _load_inflater() -> tuple[str, ModuleType]:
@@ -304,6 +313,25 @@ class Extent:
     file_size: int
     crc: int
     method: int
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A place where a member's stream can be resumed without inflating it from its start.
+
+    A large member streams once (hashed, parsed from the parts its decoder reads); when the
+    decoder then needs bytes that were not kept, they are inflated again from the nearest
+    checkpoint before them instead of from the start, and nothing else of the member is held.
+    """
+
+    out: int
+    """Inflated bytes before this point."""
+    pos: int
+    """File offset of the next compressed byte."""
+    end: int
+    """File offset where the member's compressed bytes end."""
+    state: Any = None
+    """A copy of the inflater here; None at the start of the stream and for stored members."""
 
 
 class RawReader:
@@ -381,8 +409,14 @@ class RawReader:
         self._check(ext, len(data), _Z.crc32(data))
         return data
 
-    def iter_chunks(self, ext: Extent) -> Iterator[bytes]:
-        """Stream a member in chunks of at most :data:`STREAM_OUT` bytes, checked at the end."""
+    def iter_chunks(
+        self, ext: Extent, checkpoints: list[Checkpoint] | None = None
+    ) -> Iterator[bytes]:
+        """Stream a member in chunks of at most :data:`STREAM_OUT` bytes, checked at the end.
+
+        With ``checkpoints``, places to resume the stream from (:meth:`resume`) are appended
+        to it about every :data:`CHECKPOINT_EVERY` inflated bytes.
+        """
         if ext.method not in (_STORED, _DEFLATED):
             yield from self._zipfile_chunks(ext)
             return
@@ -390,7 +424,15 @@ class RawReader:
         end = pos + ext.compress_size
         size = crc = 0
         inflater = _Z.decompressobj(-15) if ext.method == _DEFLATED else None
+        if checkpoints is not None:
+            checkpoints.append(Checkpoint(0, pos, end))
         while pos < end:
+            if (checkpoints is not None and inflater is not None
+                    and size - checkpoints[-1].out >= CHECKPOINT_EVERY
+                    and not inflater.unconsumed_tail):
+                # Only where the inflater holds no unconsumed input: the copy is its state
+                # alone (a few tens of KB), and resuming reads the file from ``pos``.
+                checkpoints.append(Checkpoint(size, pos, end, inflater.copy()))
             raw = self.pread(pos, min(_STREAM_IN if inflater else STREAM_OUT, end - pos))
             if not raw:
                 raise self._corrupt(ext, "truncated data")
@@ -423,6 +465,43 @@ class RawReader:
             if not inflater.eof:
                 raise self._corrupt(ext, "deflate stream does not end where declared")
         self._check(ext, size, crc)
+
+    def resume(self, ext: Extent, checkpoints: list[Checkpoint], start: int) -> Generator[
+            tuple[int, bytes], None, None]:
+        """``(offset, chunk)`` pairs of the member's inflated bytes from the last checkpoint
+        at or before ``start`` onwards. Unchecked: the pass that made the checkpoints checked
+        the whole stream (sizes, CRC-32); stop iterating when you have what you need."""
+        if ext.method not in (_STORED, _DEFLATED):
+            at = 0
+            for piece in self._zipfile_chunks(ext):
+                yield at, piece
+                at += len(piece)
+            return
+        cp = max((c for c in checkpoints if c.out <= start), key=lambda c: c.out)
+        out, pos, end = cp.out, cp.pos, cp.end
+        if ext.method == _STORED:
+            pos += start - out  # no state to restore: jump straight to the byte
+            out = start
+        inflater = None
+        if ext.method == _DEFLATED:
+            inflater = cp.state.copy() if cp.state is not None else _Z.decompressobj(-15)
+        try:
+            while pos < end:
+                raw = self.pread(pos, min(_STREAM_IN if inflater else STREAM_OUT, end - pos))
+                if not raw:
+                    raise self._corrupt(ext, "truncated data")
+                pos += len(raw)
+                if inflater is None:
+                    yield out, raw
+                    out += len(raw)
+                    continue
+                while raw:
+                    chunk: bytes = inflater.decompress(raw, STREAM_OUT)
+                    raw = inflater.unconsumed_tail
+                    yield out, chunk
+                    out += len(chunk)
+        except _INFLATE_ERRORS as e:
+            raise self._corrupt(ext, str(e)) from None
 
     def _zipfile_chunks(self, ext: Extent) -> Iterator[bytes]:
         """Methods other than stored/deflate (bzip2, lzma): rare in wheels; zipfile reads them."""

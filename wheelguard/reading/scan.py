@@ -4,7 +4,8 @@ Every member is inflated exactly once: while its bytes are in hand they are hash
 RECORD check), their magic is read, and native ones are parsed. Nothing is written to disk.
 A gate that runs on every CI build should cost little more than inflating the wheel once, so
 members are read in parallel threads straight from the file (see :class:`RawReader`), and a
-large library is never held whole: only the parts of it that the ELF adapter reads are kept.
+large library is never held whole: only the parts of it that its decoder reads are kept
+(:mod:`wheelguard.formats.sparse`), so peak memory does not follow the largest member.
 docs/benchmarks.md has the numbers.
 """
 
@@ -14,23 +15,23 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import (
-    Executor,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    as_completed,
-)
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from wheelguard.errors import InvalidWheel
-from wheelguard.formats import HEAD, Image, elf, is_native, keeps_whole, parse_native
-from wheelguard.formats.elf_image import ElfImage
+from wheelguard.formats import HEAD, Image, image_for, is_native, parse_native
+from wheelguard.formats.sparse import MissingBytes, MissingPages, PageHasher, SparseImage
 from wheelguard.model import ArchivePath, Binary, Member, PythonFacts, RecordEntry, Wheel
-from wheelguard.reading.archive import Extent, Limits, RawReader, WheelArchive, urlsafe_digest
+from wheelguard.reading.archive import (
+    Checkpoint,
+    Extent,
+    Limits,
+    RawReader,
+    WheelArchive,
+    urlsafe_digest,
+)
 from wheelguard.reading.distinfo import (
     find_dist_info,
     read_metadata,
@@ -38,6 +39,9 @@ from wheelguard.reading.distinfo import (
     read_wheel_file,
 )
 from wheelguard.reading.pysource import ModuleFacts, merge_facts, read_module
+
+if TYPE_CHECKING:  # concurrent.futures costs a small wheel's audit more than it reads
+    from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 __all__ = ["MemberFilter", "ProgressFn", "scan_extents", "scan_wheel"]
 
@@ -166,9 +170,13 @@ class _MemberScan:
         self._report: ProgressFn | None = None
         pool = executor
         if pool is None and (workers := _workers(sum(e.file_size for e in extents))) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._own = pool = ThreadPoolExecutor(workers, thread_name_prefix="wheelguard-scan")
         if pool is None:
             return
+        from concurrent.futures import ProcessPoolExecutor
+
         threads = not isinstance(pool, ProcessPoolExecutor)
         if threads and progress is not None:
             self._report = _locked(progress)
@@ -204,11 +212,14 @@ class _MemberScan:
                     self._reader.path, item, reader=self._reader, progress=self._progress
                 ):
                     scanned[s[0].path] = s
-        for future in as_completed(self._futures):
-            for s in future.result():
-                scanned[s[0].path] = s
-            if self._progress is not None and self._report is None:
-                self._progress(sum(e.compress_size for e in self._futures[future]))
+        else:
+            from concurrent.futures import as_completed
+
+            for future in as_completed(self._futures):
+                for s in future.result():
+                    scanned[s[0].path] = s
+                if self._progress is not None and self._report is None:
+                    self._progress(sum(e.compress_size for e in self._futures[future]))
         members: list[Member] = []
         binaries: list[Binary] = []
         companions: list[Binary] = []
@@ -300,53 +311,124 @@ def _scan_large(reader: RawReader, ext: Extent, progress: ProgressFn | None) -> 
     """Stream one large member: hash every chunk, keep of a native only what its parse reads."""
     hasher = hashlib.sha256()
     head = b""
-    image: ElfImage | None = None
-    whole: bytearray | None = None
-    """A Mach-O or PE member, filled in place (their adapters read tables anywhere in the
-    file): one buffer of the member's size, not a list of chunks joined into a second copy."""
+    image: SparseImage | None = None
     held: list[bytes] | None = []
     """Chunks kept while the magic is unknown."""
+    checkpoints: list[Checkpoint] = []
     pos = reported = 0
-    for chunk in reader.iter_chunks(ext):
+    for chunk in reader.iter_chunks(ext, checkpoints):
         hasher.update(chunk)
         if image is not None:
             image.write(pos, chunk)
-        elif whole is not None:
-            whole[pos : pos + len(chunk)] = chunk
         elif held is not None:
             held.append(chunk)
             if len(head) < HEAD:
                 head = (head + chunk)[:HEAD]
                 if len(head) == HEAD or pos + len(chunk) >= ext.file_size:
-                    if elf.is_elf(head):
-                        image = ElfImage(ext.file_size)
+                    image = image_for(head, ext.file_size)
+                    if image is not None:
                         at = 0
                         for piece in held:
                             image.write(at, piece)
                             at += len(piece)
-                        held = None
-                    elif keeps_whole(head):
-                        whole = bytearray(ext.file_size)
-                        joined = b"".join(held)
-                        whole[: len(joined)] = joined
-                        held = None
-                    else:
-                        held = None
+                    held = None
         pos += len(chunk)
         if progress is not None:
             done = ext.compress_size * pos // max(ext.file_size, 1)
             progress(done - reported)
             reported = done
     digest = hasher.digest()
-    if image is not None:
-        with image:
-            if image.complete():
-                return _scanned(ext, head, digest, image.buffer)
-        # An unusual layout put something the parse reads in a dropped range: read it whole.
-        return _scanned(ext, head, digest, reader.read(ext))
-    if whole is not None:
-        return _scanned(ext, head, digest, whole)
-    return _scanned(ext, head, digest, b"".join(held) if held else None)
+    if image is None:
+        return _scanned(ext, head, digest, b"".join(held) if held else None)
+    with image:
+        binary, reason = _parse_image(reader, ext, checkpoints, image)
+    return _member(ext, head, digest), binary, reason, None
+
+
+_ROUNDS = 8
+"""Reads of missing bytes before a member is held whole (a decoder that keeps asking for
+bytes in new places: a layout nothing real has)."""
+
+
+def _parse_image(
+    reader: RawReader, ext: Extent, checkpoints: list[Checkpoint], image: SparseImage
+) -> tuple[Binary | None, str | None]:
+    """Parse a streamed member from its sparse image, reading again what the image lacks."""
+    for _ in range(4 * _ROUNDS):
+        _complete(reader, ext, checkpoints, image)
+        try:
+            return _native(ext.path, image)
+        except MissingBytes as e:
+            image.need(e.start, e.stop)
+        except MissingPages as e:
+            image.pages[(e.base, e.algorithm, e.page)] = _page_digests(
+                reader, ext, checkpoints, PageHasher(e.base, e.size, e.algorithm, e.page))
+    image.need(0, image.size)
+    _complete(reader, ext, checkpoints, image)
+    try:
+        return _native(ext.path, image)
+    except (MissingBytes, MissingPages) as e:  # cannot happen with every byte kept
+        return None, str(e)
+
+
+def _complete(
+    reader: RawReader, ext: Extent, checkpoints: list[Checkpoint], image: SparseImage
+) -> None:
+    """Read what the image's decoder needs and the stream's pass did not keep. A format may
+    learn more of what it needs from what it gets (ELF: its section headers), so ask again."""
+    for _ in range(_ROUNDS):
+        missing = image.missing()
+        if not missing:
+            return
+        _refill(reader, ext, checkpoints, image, missing)
+    image.need(0, image.size)
+    _refill(reader, ext, checkpoints, image, image.missing())
+
+
+def _refill(
+    reader: RawReader,
+    ext: Extent,
+    checkpoints: list[Checkpoint],
+    image: SparseImage,
+    ranges: list[tuple[int, int]],
+) -> None:
+    """Inflate ``ranges`` of the member again, each from the nearest checkpoint before it."""
+    pending = sorted(ranges)
+    while pending:
+        first = pending[0]
+        stream = reader.resume(ext, checkpoints, first[0])
+        try:
+            for at, chunk in stream:
+                end = at + len(chunk)
+                view = memoryview(chunk)
+                for a, b in pending:
+                    if a >= end:
+                        break
+                    lo, hi = max(a, at), min(b, end)
+                    if lo < hi:
+                        image.fill(lo, view[lo - at : hi - at])
+                pending = [(max(a, end), b) for a, b in pending if b > end]
+                if not pending or any(end < c.out <= pending[0][0] for c in checkpoints):
+                    break  # done, or a later checkpoint is nearer what is left
+        finally:
+            stream.close()
+        if pending and pending[0] == first:
+            raise InvalidWheel(reader.path, f"member {ext.path!r} is corrupt (it ends early)")
+
+
+def _page_digests(
+    reader: RawReader, ext: Extent, checkpoints: list[Checkpoint], hasher: PageHasher
+) -> list[bytes]:
+    """Stream a range of the member again to take page digests the first pass did not."""
+    stream = reader.resume(ext, checkpoints, hasher.base)
+    try:
+        for at, chunk in stream:
+            hasher.feed(at, memoryview(chunk))
+            if at + len(chunk) >= hasher.stop:
+                break
+    finally:
+        stream.close()
+    return hasher.digests
 
 
 def _listed(ext: Extent) -> Member:
@@ -355,22 +437,35 @@ def _listed(ext: Extent) -> Member:
                   sha256="", magic=b"")
 
 
-def _scanned(ext: Extent, head: bytes, digest: bytes, data: Image | None) -> _Scanned:
-    member = Member(
+def _member(ext: Extent, head: bytes, digest: bytes) -> Member:
+    return Member(
         path=ext.path,
         size=ext.file_size,
         compressed_size=ext.compress_size,
         sha256=urlsafe_digest(digest),
         magic=bytes(head[:HEAD]),
     )
+
+
+def _scanned(ext: Extent, head: bytes, digest: bytes, data: Image | None) -> _Scanned:
+    member = _member(ext, head, digest)
     if isinstance(data, bytes) and ext.path.endswith(".py"):
         return member, None, None, read_module(ext.path, data)
     if data is None or not is_native(member.magic):
         return member, None, None, None
+    binary, reason = _native(ext.path, data)
+    return member, binary, reason, None
+
+
+def _native(path: ArchivePath, data: Image) -> tuple[Binary | None, str | None]:
+    """A native member's parse, or why it could not be parsed (a sparse image's missing
+    bytes are not a reason: they propagate, to be read)."""
     try:
-        return member, parse_native(ext.path, data), None, None
+        return parse_native(path, data), None
+    except (MissingBytes, MissingPages):
+        raise
     except ValueError as e:
-        return member, None, str(e), None
+        return None, str(e)
 
 
 _STRONG = frozenset({"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",

@@ -137,9 +137,12 @@ def _package_init(ctx: AuditContext, path: str) -> ArchivePath | None:
     return ctx.layout.files.get(f"{top[0]}/__init__.py")
 
 
-def make_plan(ctx: AuditContext, findings: tuple[Finding, ...], policies: PolicySet) -> RepairPlan:
-    """The plan for one wheel: ``findings`` are the audit's, before any policy assigned them."""
-    decisions = decide(policies, ctx.wheel, findings)
+def make_plan(ctx: AuditContext, findings: tuple[Finding, ...], policies: PolicySet,
+              decisions: Decisions | None = None) -> RepairPlan:
+    """The plan for one wheel: ``findings`` are the audit's, before any policy assigned them;
+    ``decisions``, when the caller has them already, are ``policies``' on those findings."""
+    if decisions is None:
+        decisions = decide(policies, ctx.wheel, findings)
     b = _Builder(ctx)
     _failures(b, decisions)
     _drops(b, decisions)

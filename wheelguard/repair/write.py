@@ -41,6 +41,7 @@ from wheelguard.policy.decide import decide
 from wheelguard.policy.schema import PolicySet
 from wheelguard.reading.archive import WheelArchive, urlsafe_digest
 from wheelguard.reading.scan import ProgressFn
+from wheelguard.repair.after import repaired_wheel
 from wheelguard.repair.edits import (
     ElfEdit,
     MachOEdit,
@@ -80,6 +81,10 @@ class RepairResult:
     in another order or form)."""
     size_before: int
     size_after: int | None
+    wheel_after: Wheel | None = None
+    """The output's model, derived from the input's scan and what was written (raw copies
+    keep their digests and parses; written members are read back and checked): what the
+    findings left in the output are computed from, without scanning it again."""
 
 
 def plan_wheel(
@@ -92,7 +97,7 @@ def plan_wheel(
     """Audit ``path`` (every check) and plan its repair under ``policies``."""
     result = audit_wheel(path, AuditOptions(python=python), progress=progress)
     decided = decide(policies, result.wheel, result.findings)
-    plan = make_plan(result.context, result.findings, policies)
+    plan = make_plan(result.context, result.findings, policies, decided)
     return result.wheel, result.context, decided.findings, plan
 
 
@@ -133,11 +138,14 @@ def repair_wheel(
         record = _write(source, archive, wheel=wheel, plan=plan, contents=contents,
                         target=target, env=env)
         regenerated = record != archive.read(f"{wheel.dist_info}/RECORD")
+        written = {**contents, f"{wheel.dist_info}/RECORD": record}
+        wheel_after = repaired_wheel(wheel, archive, target, written)
     # The temporary file was created private (0600); a wheel is as readable as its input.
     shutil.copymode(source, target)
     return RepairResult(source=source, output=target, plan=plan, steps=steps, findings=findings,
                         changed=changed, record_regenerated=regenerated,
-                        size_before=size_before, size_after=target.stat().st_size)
+                        size_before=size_before, size_after=target.stat().st_size,
+                        wheel_after=wheel_after)
 
 
 # ---- changed members ----------------------------------------------------------------------
