@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from helpers.clibs import Compiler, LibSpec
-from helpers.wheels import ZipEntry, member_data_span, patch_central, wheel_files, zip_bytes
+from helpers.wheels import ZipEntry, member_data_span, patch_member, wheel_files, zip_bytes
 
 from wheelguard.errors import InvalidWheel
 from wheelguard.formats import elf
@@ -154,7 +154,7 @@ def test_threads_and_processes_read_the_same(
 def _corrupt_crc(data: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         crc = zf.getinfo(LIB).CRC
-    return patch_central(data, LIB, crc=crc ^ 0x1)
+    return patch_member(data, LIB, crc=crc ^ 0x1)
 
 
 def _corrupt_stream(data: bytes) -> bytes:
@@ -167,7 +167,7 @@ def _declared(delta: int) -> Callable[[bytes], bytes]:
     def patch(data: bytes) -> bytes:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             size = zf.getinfo(LIB).file_size
-        return patch_central(data, LIB, file_size=size + delta)
+        return patch_member(data, LIB, file_size=size + delta)
 
     return patch
 

@@ -8,24 +8,27 @@ nothing but its directory to reject.
 from __future__ import annotations
 
 import base64
+import bz2
 import hashlib
 import importlib
+import lzma
 import os
 import posixpath
 import stat
 import struct
-import threading
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import IO
+from typing import Any
 from zipfile import ZipInfo
 
 from wheelguard.errors import InvalidWheel
 from wheelguard.model import ArchivePath
+from wheelguard.reading.layout import LayoutError, check_layout, raw_name, read_end
 
 __all__ = [
     "INFLATER",
@@ -34,12 +37,11 @@ __all__ = [
     "RawReader",
     "WheelArchive",
     "local_payload_offset",
+    "open_regular",
     "record_hash",
 ]
 
 _CHUNK = 1 << 20
-# What a damaged member raises while inflating: bad CRC, truncated stream, bad deflate data.
-_CORRUPT = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,7 +58,19 @@ class Limits:
     max_ratio: float = 200.0
     ratio_floor: int = 8 << 20
     """Members smaller than this are not held to ``max_ratio`` (tiny text compresses well)."""
-    max_members: int = 500_000
+    max_archive_ratio: float = 50.0
+    """Inflated bytes of all members over the file's size. Published wheels stay under 7
+    (flashinfer-python 6.8, torch 2.1, flashinfer-cubin 4.2: docs/reliability.md); members
+    just under ``ratio_floor`` each could otherwise add up to a bomb."""
+    archive_ratio_floor: int = 1 << 30
+    """Archives inflating to less than this are not held to ``max_archive_ratio``."""
+    max_members: int = 200_000
+    """flashinfer-cubin, the largest member count of the corpus, has 16,017."""
+    max_central_size: int = 64 << 20
+    """Bytes of central directory read into memory at open (torch's is 2 MB)."""
+    max_name_bytes: int = 1024
+    """A member name longer than this is refused (the corpus's longest is 302 bytes; Linux
+    refuses paths over 4,096 and one component over 255)."""
 
 
 def record_hash(data: bytes) -> str:
@@ -68,6 +82,38 @@ def urlsafe_digest(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket"}
+
+
+def open_regular(path: str) -> int:
+    """A read-only descriptor of ``path``, which must be a regular file.
+
+    Opened non-blocking and checked on the descriptor itself: a FIFO named like a wheel would
+    otherwise block the open (and a gate in CI with it) until something writes to it, and a
+    device such as ``/dev/zero`` would be read without end. Checking the descriptor rather than
+    the path leaves no window for the path to be swapped in between.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise InvalidWheel(path, "no such file") from None
+    except PermissionError:
+        raise InvalidWheel(path, "permission denied") from None
+    except OSError as e:
+        raise InvalidWheel(path, f"cannot open ({e.strerror or e})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise InvalidWheel(path, f"is {kind}, not a wheel file")
+    if flags & getattr(os, "O_NONBLOCK", 0):
+        os.set_blocking(fd, True)
+    return fd
+
+
 class WheelArchive:
     """An open wheel: validated central directory, members read on demand.
 
@@ -77,21 +123,46 @@ class WheelArchive:
     def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
         self.path = str(path)
         self.limits = limits or Limits()
+        fd = open_regular(self.path)
+        self._reader = RawReader(self.path, fd=fd)
         try:
-            self._zip = zipfile.ZipFile(self.path)
-        except FileNotFoundError:
-            raise InvalidWheel(self.path, "no such file") from None
-        except IsADirectoryError:
-            raise InvalidWheel(self.path, "is a directory, not a wheel") from None
-        except PermissionError:
-            raise InvalidWheel(self.path, "permission denied") from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            raise InvalidWheel(self.path, f"not a zip archive ({e})") from None
+            self._zip = self._open_zip(fd)
+        except BaseException:
+            self._reader.close()
+            raise
         try:
             self._infos = self._validate()
         except BaseException:
-            self._zip.close()
+            self.close()
             raise
+        self._extents = {e.path: e for e in self.extents()}
+
+    def _open_zip(self, fd: int) -> zipfile.ZipFile:
+        """zipfile over the same open file, after the end record has been checked: its size
+        bounds how much central directory zipfile reads into memory."""
+        size = os.fstat(fd).st_size
+        try:
+            end = read_end(self._reader.pread, size)
+        except LayoutError as e:
+            raise InvalidWheel(self.path, f"not a zip archive: {e}") from None
+        if end.entries > self.limits.max_members:
+            raise InvalidWheel(self.path, f"{end.entries} members exceed the limit "
+                               f"({self.limits.max_members})")
+        if end.cd_size > self.limits.max_central_size:
+            raise InvalidWheel(self.path, f"a central directory of {end.cd_size} bytes exceeds "
+                               f"the limit ({self.limits.max_central_size})")
+        self._end = end
+        # closefd=False: the RawReader owns the descriptor.
+        self._stream = stream = os.fdopen(fd, "rb", closefd=False)
+        try:
+            return zipfile.ZipFile(stream)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as e:
+            stream.close()
+            raise InvalidWheel(self.path, f"not a zip archive ({e})") from None
+        except NotImplementedError as e:
+            stream.close()
+            raise InvalidWheel(self.path, f"uses a zip feature zipfile cannot read ({e})") \
+                from None
 
     def __enter__(self) -> WheelArchive:
         return self
@@ -100,7 +171,11 @@ class WheelArchive:
         self.close()
 
     def close(self) -> None:
-        self._zip.close()
+        zf = getattr(self, "_zip", None)
+        if zf is not None:
+            zf.close()
+            self._stream.close()
+        self._reader.close()
 
     @property
     def zipfile(self) -> zipfile.ZipFile:
@@ -110,44 +185,61 @@ class WheelArchive:
     def _validate(self) -> dict[ArchivePath, ZipInfo]:
         infos: dict[ArchivePath, ZipInfo] = {}
         entries = self._zip.infolist()
-        if len(entries) > self.limits.max_members:
+        limits = self.limits
+        if len(entries) > limits.max_members:
             raise InvalidWheel(self.path, f"{len(entries)} members exceed the limit")
         total = 0
         for info in entries:
             name = info.filename
             # Checked before the directory skip: an installer creates directories too, so a
             # "../x/" entry escapes the install root as surely as a file does.
-            path = _checked_path(self.path, name)
+            path = _checked_path(self.path, info, limits)
+            _check_mode(self.path, info)
+            if info.flag_bits & 0x1:
+                raise InvalidWheel(self.path, f"member {name!r} is encrypted")
+            if info.compress_type not in _METHODS:
+                raise InvalidWheel(
+                    self.path, f"member {name!r} uses compression method {info.compress_type}, "
+                    "which wheels do not use (stored, deflate, bzip2 and lzma are read)")
             if info.is_dir():
+                if info.file_size:
+                    raise InvalidWheel(self.path, f"directory entry {name!r} holds "
+                                       f"{info.file_size} bytes of data")
                 continue  # directory entries carry no payload; some tools write them
             if path in infos:
                 raise InvalidWheel(self.path, f"duplicate member name {name!r}")
-            mode = info.external_attr >> 16
-            if info.create_system == 3 and stat.S_ISLNK(mode):
-                raise InvalidWheel(self.path, f"member {name!r} is a symlink")
-            if info.flag_bits & 0x1:
-                raise InvalidWheel(self.path, f"member {name!r} is encrypted")
-            if info.file_size > self.limits.max_member_size:
+            if info.file_size > limits.max_member_size:
                 raise InvalidWheel(
                     self.path,
                     f"member {name!r} declares {info.file_size} bytes, over the "
-                    f"{self.limits.max_member_size}-byte limit (zip bomb guard)",
+                    f"{limits.max_member_size}-byte limit (zip bomb guard)",
                 )
             if (
-                info.file_size > self.limits.ratio_floor
-                and info.file_size > self.limits.max_ratio * max(info.compress_size, 1)
+                info.file_size > limits.ratio_floor
+                and info.file_size > limits.max_ratio * max(info.compress_size, 1)
             ):
                 raise InvalidWheel(
                     self.path,
                     f"member {name!r} inflates {info.compress_size} to {info.file_size} bytes "
-                    f"(ratio over {self.limits.max_ratio:.0f}: zip bomb guard)",
+                    f"(ratio over {limits.max_ratio:.0f}: zip bomb guard)",
                 )
             total += info.file_size
             infos[path] = info
-        if total > self.limits.max_total_size:
+        if total > limits.max_total_size:
             raise InvalidWheel(
                 self.path, f"members total {total} bytes, over the limit (zip bomb guard)"
             )
+        size = os.fstat(self._reader.fileno()).st_size
+        if total > limits.archive_ratio_floor and total > limits.max_archive_ratio * size:
+            raise InvalidWheel(
+                self.path, f"members inflate to {total} bytes from a {size}-byte file (ratio "
+                f"over {limits.max_archive_ratio:.0f}: zip bomb guard)")
+        try:
+            # Every local header against its central entry, and the members tiling the file:
+            # overlapping members (one stream inflated many times) end here, before inflating.
+            check_layout(self._reader.pread, self._end, entries, int(self._zip.start_dir))
+        except LayoutError as e:
+            raise InvalidWheel(self.path, str(e)) from None
         return infos
 
     def names(self) -> tuple[ArchivePath, ...]:
@@ -168,6 +260,7 @@ class WheelArchive:
                 file_size=info.file_size,
                 crc=info.CRC,
                 method=info.compress_type,
+                flags=info.flag_bits,
             )
             for (path, info), end in zip(infos, ends, strict=True)
         )
@@ -181,31 +274,62 @@ class WheelArchive:
     def has(self, path: str) -> bool:
         return path in self._infos
 
-    def open(self, path: str) -> IO[bytes]:
-        return self._zip.open(self.info(path))
-
     def read(self, path: str) -> bytes:
-        """The whole member. Size is bounded by the limits checked at open."""
-        try:
-            with self.open(path) as f:
-                return f.read()
-        except _CORRUPT as e:
-            raise InvalidWheel(self.path, f"member {path!r} is corrupt ({e})") from None
+        """The whole member, inflated within its declared size (checked at open)."""
+        return self._reader.read(self._extent(path))
 
     def iter_chunks(self, path: str) -> Iterator[bytes]:
         """Stream a member; for hashing large members without holding them."""
+        return self._reader.iter_chunks(self._extent(path))
+
+    def _extent(self, path: str) -> Extent:
         try:
-            with self.open(path) as f:
-                while chunk := f.read(_CHUNK):
-                    yield chunk
-        except _CORRUPT as e:
-            raise InvalidWheel(self.path, f"member {path!r} is corrupt ({e})") from None
+            return self._extents[ArchivePath(path)]
+        except KeyError:
+            raise InvalidWheel(self.path, f"no member {path!r}") from None
 
 
-def _checked_path(wheel: str, name: str) -> ArchivePath:
-    """Refuse names an installer would place outside its target, and odd encodings of them."""
-    if not name or "\x00" in name:
-        raise InvalidWheel(wheel, f"member name {name!r} is empty or holds NUL")
+_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
+                      zipfile.ZIP_LZMA})
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                  "\u2066\u2067\u2068\u2069")
+"""Bidirectional controls: they make a name display as another ("trojan source")."""
+_TYPES = {stat.S_IFLNK: "a symlink", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}
+_SYSTEMS = {0: "MS-DOS", 3: "Unix", 10: "Windows NTFS", 19: "OS X"}
+
+
+def _check_mode(wheel: str, info: ZipInfo) -> None:
+    """Refuse members whose mode makes them anything but a file or a directory.
+
+    The mode's file type is read whatever system wrote the entry: pip and zipfile-based
+    unpackers look at ``external_attr >> 16`` without asking, and a repair that copies the
+    entry into a Unix archive would turn a symlink mode from an MS-DOS entry into a real one.
+    """
+    mode = info.external_attr >> 16
+    kind = stat.S_IFMT(mode)
+    if not kind or kind == stat.S_IFREG or (kind == stat.S_IFDIR and info.is_dir()):
+        return
+    what = _TYPES.get(kind, "a directory" if kind == stat.S_IFDIR else f"file type {kind:#o}")
+    system = _SYSTEMS.get(info.create_system, f"system {info.create_system}")
+    raise InvalidWheel(wheel, f"member {info.filename!r} is {what} (mode {mode:#o}, written "
+                       f"by {system})")
+
+
+def _checked_path(wheel: str, info: ZipInfo, limits: Limits) -> ArchivePath:
+    """Refuse names an installer would place outside its target, odd encodings of them, and
+    names that cannot be recorded in RECORD or shown as they are."""
+    name = info.filename
+    # zipfile cuts a name at its first NUL; the original keeps it.
+    if not name or "\x00" in info.orig_filename:
+        raise InvalidWheel(wheel, f"member name {info.orig_filename!r} is empty or holds NUL")
+    if not (info.flag_bits & 0x800) and not raw_name(info).isascii():
+        raise InvalidWheel(wheel, f"member name {name!r} is not ASCII and not marked UTF-8 "
+                           "(zip's legacy cp437 names decode differently in every tool)")
+    bad = next((c for c in name if c in _BIDI or unicodedata.category(c) in _CONTROL), None)
+    if bad is not None:
+        raise InvalidWheel(wheel, f"member name {name!r} holds the control character "
+                           f"U+{ord(bad):04X} (RECORD and terminals cannot show it as it is)")
     if "\\" in name:
         raise InvalidWheel(wheel, f"member name {name!r} uses backslashes")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
@@ -216,7 +340,20 @@ def _checked_path(wheel: str, name: str) -> ArchivePath:
     normal = posixpath.normpath(name)
     if normal != name.rstrip("/"):
         raise InvalidWheel(wheel, f"member name {name!r} is not in normal form")
+    encoded = len(name.encode("utf-8"))
+    if encoded > limits.max_name_bytes:
+        raise InvalidWheel(wheel, f"member name {name[:60]!r}... is {encoded} bytes long, over "
+                           f"the {limits.max_name_bytes}-byte limit")
+    longest = max(parts, key=lambda p: len(p.encode("utf-8")))
+    if len(longest.encode("utf-8")) > _NAME_MAX:
+        raise InvalidWheel(wheel, f"member name {name[:60]!r}... has a component of "
+                           f"{len(longest.encode('utf-8'))} bytes (filesystems allow "
+                           f"{_NAME_MAX})")
     return ArchivePath(normal)
+
+
+_CONTROL = frozenset({"Cc", "Zl", "Zp"})
+_NAME_MAX = 255
 
 
 # --- Raw member access: how the scanner reads members fast. ----------------------------------
@@ -255,7 +392,9 @@ def _load_inflater() -> tuple[str, ModuleType]:
 
 INFLATER, _Z = _load_inflater()
 """Name and module of the deflate implementation in use (reported by the benchmark)."""
-_INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _Z.error, ValueError, OverflowError)
+_INFLATE_ERRORS: tuple[type[BaseException], ...] = (
+    zlib.error, _Z.error, ValueError, OverflowError, OSError, EOFError, lzma.LZMAError,
+)
 
 
 def local_payload_offset(read_at: Callable[[int, int], bytes], offset: int, name: str) -> int:
@@ -304,19 +443,18 @@ class Extent:
     file_size: int
     crc: int
     method: int
+    flags: int = 0
 
 
 class RawReader:
-    """Positional reads of one wheel file; share it between threads, or open one per process."""
+    """Positional reads of one wheel file; share it between threads, or open one per process.
 
-    def __init__(self, path: str) -> None:
+    ``fd`` hands over a descriptor already opened (and checked) by :func:`open_regular`.
+    """
+
+    def __init__(self, path: str, *, fd: int | None = None) -> None:
         self.path = path
-        try:
-            self._fd = os.open(path, os.O_RDONLY)
-        except OSError as e:
-            raise InvalidWheel(path, f"cannot open ({e.strerror})") from None
-        self._zip: zipfile.ZipFile | None = None
-        self._zip_lock = threading.Lock()
+        self._fd = open_regular(path) if fd is None else fd
 
     def __enter__(self) -> RawReader:
         return self
@@ -325,11 +463,17 @@ class RawReader:
         self.close()
 
     def close(self) -> None:
-        os.close(self._fd)
-        if self._zip is not None:
-            self._zip.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def fileno(self) -> int:
+        return self._fd
 
     def pread(self, offset: int, size: int) -> bytes:
+        if offset < 0 or size < 0:
+            msg = f"read of {size} bytes at offset {offset}"
+            raise InvalidWheel(self.path, f"not a zip archive ({msg})")
         return os.pread(self._fd, size, offset)
 
     def span(self, extents: tuple[Extent, ...]) -> tuple[int, bytes]:
@@ -354,7 +498,7 @@ class RawReader:
     def read(self, ext: Extent, buf: bytes | None = None, base: int = 0) -> bytes:
         """A whole member; ``buf`` (read from ``base``) may already hold its compressed bytes."""
         if ext.method not in (_STORED, _DEFLATED):
-            return b"".join(self._zipfile_chunks(ext))
+            return b"".join(self.iter_chunks(ext))  # bzip2, lzma: rare, streamed and bounded
         start = self.payload_offset(ext, buf, base)
         rel = start - base
         raw: bytes | memoryview
@@ -382,60 +526,67 @@ class RawReader:
         return data
 
     def iter_chunks(self, ext: Extent) -> Iterator[bytes]:
-        """Stream a member in chunks of at most :data:`STREAM_OUT` bytes, checked at the end."""
-        if ext.method not in (_STORED, _DEFLATED):
-            yield from self._zipfile_chunks(ext)
-            return
+        """Stream a member in chunks of at most :data:`STREAM_OUT` bytes, checked at the end.
+
+        Every method inflates at most :data:`STREAM_OUT` bytes per call and stops one byte past
+        the declared size: a bzip2 stream of a few hundred bytes can expand to gigabytes in one
+        call of an unbounded decompressor (zipfile's), so none is used.
+        """
         pos = self.payload_offset(ext)
         end = pos + ext.compress_size
         size = crc = 0
-        inflater = _Z.decompressobj(-15) if ext.method == _DEFLATED else None
-        while pos < end:
-            raw = self.pread(pos, min(_STREAM_IN if inflater else STREAM_OUT, end - pos))
-            if not raw:
-                raise self._corrupt(ext, "truncated data")
-            pos += len(raw)
-            if inflater is None:
-                size += len(raw)
-                crc = _Z.crc32(raw, crc)
-                yield raw
-                continue
-            try:
-                while raw:
-                    out: bytes = inflater.decompress(raw, STREAM_OUT)
-                    raw = inflater.unconsumed_tail
+        try:
+            inflater, pos = self._inflater(ext, pos, end)
+            while pos < end or inflater.pending:
+                raw = b""
+                if pos < end and not inflater.pending:
+                    step = STREAM_OUT if ext.method == _STORED else _STREAM_IN
+                    raw = self.pread(pos, min(step, end - pos))
+                    if not raw:
+                        raise self._corrupt(ext, "truncated data")
+                    pos += len(raw)
+                for out in inflater.feed(raw):
                     size += len(out)
                     if size > ext.file_size:
                         raise self._corrupt(ext, "inflates past its declared size")
                     crc = _Z.crc32(out, crc)
                     yield out
-            except _INFLATE_ERRORS as e:
-                raise self._corrupt(ext, str(e)) from None
-        if inflater is not None:
-            try:
-                tail: bytes = inflater.flush()
-            except _INFLATE_ERRORS as e:
-                raise self._corrupt(ext, str(e)) from None
-            if tail:
-                size += len(tail)
-                crc = _Z.crc32(tail, crc)
-                yield tail
-            if not inflater.eof:
-                raise self._corrupt(ext, "deflate stream does not end where declared")
+            for out in inflater.finish():
+                size += len(out)
+                if size > ext.file_size:
+                    raise self._corrupt(ext, "inflates past its declared size")
+                crc = _Z.crc32(out, crc)
+                yield out
+        except _INFLATE_ERRORS as e:
+            raise self._corrupt(ext, str(e) or type(e).__name__) from None
+        if not inflater.ended(size == ext.file_size):
+            raise self._corrupt(ext, "compressed stream does not end where declared")
         self._check(ext, size, crc)
 
-    def _zipfile_chunks(self, ext: Extent) -> Iterator[bytes]:
-        """Methods other than stored/deflate (bzip2, lzma): rare in wheels; zipfile reads them."""
-        with self._zip_lock:
-            if self._zip is None:
-                self._zip = zipfile.ZipFile(self.path)
-            zf = self._zip
-        try:
-            with zf.open(ext.stored_name) as f:
-                while chunk := f.read(STREAM_OUT):
-                    yield chunk
-        except _CORRUPT as e:
-            raise self._corrupt(ext, str(e)) from None
+    def _inflater(self, ext: Extent, pos: int, end: int) -> tuple[_Inflater, int]:
+        """The decompressor of the member's method, and where its input starts."""
+        if ext.method == _STORED:
+            return _Inflater(None), pos
+        if ext.method == _DEFLATED:
+            return _Inflater(_Z.decompressobj(-15)), pos
+        if ext.method == zipfile.ZIP_BZIP2:
+            return _Inflater(bz2.BZ2Decompressor()), pos
+        # zip's LZMA framing: version (2 bytes), properties size (2), LZMA1 properties.
+        head = self.pread(pos, min(4, end - pos))
+        if len(head) < 4:
+            raise self._corrupt(ext, "truncated LZMA header")
+        (props_size,) = struct.unpack_from("<H", head, 2)
+        props = self.pread(pos + 4, props_size)
+        if props_size != 5 or len(props) != 5 or props[0] >= 9 * 5 * 5:
+            raise self._corrupt(ext, "bad LZMA properties")
+        lc, rest = props[0] % 9, props[0] // 9
+        lp, pb = rest % 5, rest // 5
+        (dict_size,) = struct.unpack_from("<I", props, 1)
+        filters = [{"id": lzma.FILTER_LZMA1, "lc": lc, "lp": lp, "pb": pb,
+                    "dict_size": dict_size}]
+        decoder = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters)
+        # Flag bit 1: the stream carries an end marker; without one it ends with its size.
+        return _Inflater(decoder, needs_end=bool(ext.flags & 0x2)), pos + 4 + props_size
 
     def _check(self, ext: Extent, size: int, crc: int) -> None:
         if size != ext.file_size:
@@ -445,3 +596,53 @@ class RawReader:
 
     def _corrupt(self, ext: Extent, why: str) -> InvalidWheel:
         return InvalidWheel(self.path, f"member {ext.path!r} is corrupt ({why})")
+
+
+class _Inflater:
+    """One interface over no compression, zlib's and bz2/lzma's decompressors, each asked
+    for at most :data:`STREAM_OUT` bytes per call."""
+
+    def __init__(self, decoder: Any, *, needs_end: bool = True) -> None:
+        self._d = decoder
+        self._zlib = decoder is not None and hasattr(decoder, "unconsumed_tail")
+        self._needs_end = needs_end
+        self.pending = False
+        """Output is waiting inside the decoder: call :meth:`feed` with no input."""
+
+    def feed(self, raw: bytes) -> Iterator[bytes]:
+        d = self._d
+        if d is None:
+            if raw:
+                yield raw
+            return
+        if self._zlib:
+            while raw:
+                out: bytes = d.decompress(raw, STREAM_OUT)
+                raw = d.unconsumed_tail
+                if out:
+                    yield out
+                elif d.eof:
+                    break
+            return
+        if d.eof:
+            if raw:
+                raise EOFError("data after the end of the compressed stream")
+            self.pending = False
+            return
+        out = d.decompress(raw, STREAM_OUT)
+        self.pending = not d.eof and not d.needs_input
+        if out:
+            yield out
+
+    def finish(self) -> Iterator[bytes]:
+        if self._zlib:
+            tail: bytes = self._d.flush()
+            if tail:
+                yield tail
+
+    def ended(self, complete: bool) -> bool:
+        """Whether the stream ended where it should: at its end marker, or (an LZMA stream
+        without one) with the declared size reached."""
+        if self._d is None:
+            return True
+        return bool(self._d.eof) or (not self._needs_end and complete)
