@@ -326,7 +326,10 @@ def _checked_path(wheel: str, info: ZipInfo, limits: Limits) -> ArchivePath:
     if not (info.flag_bits & 0x800) and not raw_name(info).isascii():
         raise InvalidWheel(wheel, f"member name {name!r} is not ASCII and not marked UTF-8 "
                            "(zip's legacy cp437 names decode differently in every tool)")
-    bad = next((c for c in name if c in _BIDI or unicodedata.category(c) in _CONTROL), None)
+    # isprintable() is False for every character looked for (and for some allowed ones, such
+    # as a no-break space): the per-character look runs only then.
+    bad = None if name.isprintable() else next(
+        (c for c in name if c in _BIDI or unicodedata.category(c) in _CONTROL), None)
     if bad is not None:
         raise InvalidWheel(wheel, f"member name {name!r} holds the control character "
                            f"U+{ord(bad):04X} (RECORD and terminals cannot show it as it is)")
@@ -344,7 +347,7 @@ def _checked_path(wheel: str, info: ZipInfo, limits: Limits) -> ArchivePath:
     if encoded > limits.max_name_bytes:
         raise InvalidWheel(wheel, f"member name {name[:60]!r}... is {encoded} bytes long, over "
                            f"the {limits.max_name_bytes}-byte limit")
-    longest = max(parts, key=lambda p: len(p.encode("utf-8")))
+    longest = max(parts, key=lambda p: len(p.encode("utf-8"))) if encoded > _NAME_MAX else ""
     if len(longest.encode("utf-8")) > _NAME_MAX:
         raise InvalidWheel(wheel, f"member name {name[:60]!r}... has a component of "
                            f"{len(longest.encode('utf-8'))} bytes (filesystems allow "

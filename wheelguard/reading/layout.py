@@ -64,8 +64,10 @@ class LayoutError(ValueError):
 
 def raw_name(info: ZipInfo) -> bytes:
     """The name's bytes as the central directory stores them (zipfile keeps them decoded)."""
-    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
-    return info.orig_filename.encode(encoding, "surrogateescape")
+    name = info.orig_filename
+    if name.isascii():
+        return name.encode("ascii")
+    return name.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)
