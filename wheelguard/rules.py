@@ -163,8 +163,9 @@ _ALL = (
     Rule("WG404", "debug-info", W, "debug-info", "contents", _REMOVABLE,
          "A native library carries DWARF debug sections.",
          "Build Release (or strip with `strip --strip-debug`); ship debug info separately."),
-    Rule("WG405", "unreadable-binary", W, "member", "integrity", _NONE,
-         "A member has native magic bytes but cannot be parsed.",
+    Rule("WG405", "unreadable-binary", E, "member", "integrity", _NONE,
+         "A member has native magic bytes but cannot be parsed (truncated, corrupt, or tables "
+         "that point outside the file or loop): the loader would refuse it too.",
          "Check the build; a truncated library fails at import time."),
     # 5xx: archive integrity
     Rule("WG501", "record-mismatch", E, "member", "integrity", _NONE,

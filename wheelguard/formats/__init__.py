@@ -13,7 +13,7 @@ import mmap
 from wheelguard.formats import elf, macho
 from wheelguard.model import ArchivePath, Binary
 
-__all__ = ["HEAD", "Image", "is_native", "parse_native"]
+__all__ = ["HEAD", "Image", "UnreadableBinary", "is_native", "parse_native"]
 
 HEAD = 8
 """Bytes of a member's start that tell its format."""
@@ -26,11 +26,26 @@ def is_native(head: bytes) -> bool:
     return elf.is_elf(head) or macho.is_macho(head)
 
 
+class UnreadableBinary(ValueError):
+    """A member with native magic that its adapter could not read (any adapter, any reason)."""
+
+
 def parse_native(name: ArchivePath, data: Image) -> Binary | None:
-    """Dispatch on magic; a module-level function so a process pool can pickle it."""
+    """Dispatch on magic; a module-level function so a process pool can pickle it.
+
+    Whatever an adapter's parser raises on a crafted member is a :class:`ValueError` here
+    (the member is unreadable, WG405), never an error that escapes the scan: the adapters wrap
+    third-party parsers that follow the file's own offsets and counts.
+    """
     head = bytes(data[:HEAD])
-    if elf.is_elf(head):
-        return elf.parse_elf(name, data)
-    if macho.is_macho(head) and isinstance(data, bytes):
-        return macho.parse_macho(name, data)
+    try:
+        if elf.is_elf(head):
+            return elf.parse_elf(name, data)
+        if macho.is_macho(head) and isinstance(data, bytes):
+            return macho.parse_macho(name, data)
+    except ValueError:
+        raise
+    except Exception as e:
+        msg = f"{name}: unreadable ({type(e).__name__}: {e})"
+        raise UnreadableBinary(msg) from None
     return None

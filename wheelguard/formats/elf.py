@@ -9,18 +9,17 @@ route costs seconds per library where the flat decode costs a fraction of one.
 
 from __future__ import annotations
 
-import io
 import mmap
 import struct
 from collections.abc import Iterator
 from typing import IO, Any, cast
 
-from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 from elftools.elf.sections import NoteSection, Section
 
+from wheelguard.formats.budget import BoundedStream, BudgetExceeded
 from wheelguard.model import ArchivePath, Binary, SoName, VersionNeed
 
 __all__ = ["ELF_MAGIC", "ElfParseError", "is_elf", "parse_elf"]
@@ -60,15 +59,22 @@ def parse_elf(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
     place, because copying it into a BytesIO would allocate every page the image left out.
     """
     try:
-        return _parse(path, data)
-    except (ELFError, struct.error, ValueError, IndexError, KeyError, AttributeError) as e:
+        with BoundedStream(data) as stream:
+            return _parse(path, data, stream)
+    except ElfParseError:
+        raise
+    except BudgetExceeded as e:
         raise ElfParseError(f"{path}: unreadable ELF ({e})") from None
+    except Exception as e:
+        # pyelftools follows the file's offsets and counts; on crafted input it raises
+        # whatever its parsing hits (construct's errors, struct.error, IndexError, TypeError,
+        # OverflowError, UnicodeDecodeError ...). Every one means the same: unreadable.
+        raise ElfParseError(f"{path}: unreadable ELF ({type(e).__name__}: {e})") from None
 
 
-def _parse(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
-    # An mmap has the file methods pyelftools calls (seek, read, tell).
-    stream = io.BytesIO(data) if isinstance(data, bytes) else cast("IO[bytes]", data)
-    elf = ELFFile(stream)
+def _parse(path: ArchivePath, data: bytes | mmap.mmap, stream: BoundedStream) -> Binary:
+    # The metered stream reads the bytes or the mmap in place (no copy of the image).
+    elf = ELFFile(cast("IO[bytes]", stream))
     header = elf.header
     machine = _MACHINES.get(str(header["e_machine"]), str(header["e_machine"]))
     if machine == "ppc64le" and not elf.little_endian:
@@ -135,11 +141,22 @@ def _dynamic_tags(elf: ELFFile) -> Iterator[Any]:
     """Dynamic tags; typed Any because pyelftools sets needed/soname/rpath at run time."""
     for seg in elf.iter_segments():
         if isinstance(seg, DynamicSegment):
-            yield from seg.iter_tags()
+            yield from _bounded_tags(seg.iter_tags(), int(seg["p_filesz"]), elf)
             return
     dyn = elf.get_section_by_name(".dynamic")
     if dyn is not None and hasattr(dyn, "iter_tags"):
-        yield from dyn.iter_tags()
+        yield from _bounded_tags(dyn.iter_tags(), int(dyn["sh_size"]), elf)
+
+
+def _bounded_tags(tags: Iterator[Any], size: int, elf: ELFFile) -> Iterator[Any]:
+    """The tags of a table of ``size`` bytes; pyelftools reads on until a DT_NULL, past the
+    table's end and through the rest of the file when the table lacks one."""
+    room = size // (16 if elf.elfclass == 64 else 8)
+    for i, tag in enumerate(tags):
+        if i >= room:
+            msg = "the dynamic table has no DT_NULL within its size"
+            raise ElfParseError(msg)
+        yield tag
 
 
 def _version_needs(
@@ -202,7 +219,8 @@ def _dynamic_symbols(
     entsize = int(dynsym["sh_entsize"]) or fmt.size
     if entsize != fmt.size:
         raise ElfParseError(f"unexpected .dynsym entry size {entsize}")
-    count = size // entsize
+    # The table as far as the file holds it: sh_size is the file's word, not a promise.
+    count = max(0, min(size, len(data) - off)) // entsize
     versym = _versym_table(sections, data, end, count)
 
     exported: set[str] = set()
@@ -210,6 +228,9 @@ def _dynamic_symbols(
     undef_ver: list[tuple[str, str]] = []
     export_ver: list[tuple[str, str]] = []
     i_name, i_info, i_other, i_shndx = fields
+    # Bytes the name lookups may scan: a string table without NULs would make every lookup
+    # scan to its end (quadratic), real tables cost about their own size once.
+    scan_left = 4 * len(strings) + (1 << 20)
     for i, row in enumerate(fmt.iter_unpack(data[off : off + count * entsize])):
         if i == 0:
             continue
@@ -217,6 +238,10 @@ def _dynamic_symbols(
         if not name_off:
             continue
         stop = strings.find(b"\0", name_off)
+        scan_left -= max(0, (stop if stop >= 0 else len(strings)) - name_off)
+        if scan_left < 0:
+            msg = "the dynamic string table does not end its names"
+            raise ElfParseError(msg)
         name = strings[name_off : stop if stop >= 0 else None].decode("utf-8", "replace")
         ver = versym[i] if versym is not None else 0
         if row[i_shndx] == _SHN_UNDEF:
@@ -244,7 +269,7 @@ def _versym_table(
     if sec is None:
         return None
     off = int(sec["sh_offset"])
-    n = min(count, int(sec["sh_size"]) // 2)
+    n = max(0, min(count, int(sec["sh_size"]) // 2, (len(data) - off) // 2))
     return struct.unpack_from(f"{end}{n}H", data, off) + (0,) * (count - n)
 
 
