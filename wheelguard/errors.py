@@ -37,7 +37,10 @@ class InvalidWheel(WheelguardError, ValueError):
     """
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        from wheelguard.util.printable import visible
+
+        # One line whatever the path holds: a newline in a file name must not forge a line.
+        super().__init__(f"{visible(path)}: {reason}")
         self.path = path
         self.reason = reason
 

@@ -21,6 +21,7 @@ from wheelguard.cli.common import (
 )
 from wheelguard.errors import InvalidWheel, UsageError
 from wheelguard.model import Severity
+from wheelguard.util.printable import visible
 
 if TYPE_CHECKING:
     from wheelguard.audit import AuditResult
@@ -100,7 +101,8 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for w, reason in errors:
         # The report (stdout or --output) lists these too; stderr is where a CI log reader
         # and a calling script look for why the exit code is 2: one line per wheel.
-        print(f"wheelguard: error: {w}: {' '.join(reason.split())}", file=sys.stderr)
+        print(f"wheelguard: error: {visible(w)}: {visible(' '.join(reason.split()))}",
+              file=sys.stderr)
     fail_on = args.fail_on
     if args.format == "json":
         from wheelguard.report.json import render_json
@@ -115,12 +117,13 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.output:
         # Capture.get() holds what was printed; export_text() would see an empty record,
         # because captured output never reaches the record buffer.
-        console = Console(width=120, force_terminal=False)
+        console = Console(width=120, force_terminal=False, emoji=False)
         with console.capture() as capture:
             render_text(console, results, errors, fail_on=fail_on, verbose=not args.no_hints)
         _emit(capture.get(), args.output)
     else:
-        render_text(Console(), results, errors, fail_on=fail_on, verbose=not args.no_hints)
+        render_text(Console(emoji=False), results, errors, fail_on=fail_on,
+                    verbose=not args.no_hints)
     return _exit_code(results, errors, fail_on)
 
 

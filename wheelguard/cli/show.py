@@ -72,7 +72,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.format == "json":
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
         else:
-            console = Console(highlight=False)
+            console = Console(highlight=False, emoji=False)
             for line in deps_lines(data):
                 console.print(line, highlight=False, overflow="fold")
         return 0
@@ -80,7 +80,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     for line in show_lines(data):
         console.print(line, highlight=False, overflow="fold")
     return 0

@@ -9,11 +9,17 @@ dispatches on magic bytes.
 from __future__ import annotations
 
 import mmap
+import warnings
 
 from wheelguard.formats import elf, macho
+from wheelguard.formats.macho_check import check_macho, is_broken_fat
 from wheelguard.model import ArchivePath, Binary
 
 __all__ = ["HEAD", "Image", "UnreadableBinary", "is_native", "parse_native"]
+
+# lief warns (RuntimeWarning) when a Mach-O names a CPU type it has no enum member for; the
+# adapter reports such a slice as machine "unknown" (WG403), so the warning is only noise.
+warnings.filterwarnings("ignore", message=r"\d+ is not a valid CPU_TYPE", category=RuntimeWarning)
 
 HEAD = 8
 """Bytes of a member's start that tell its format."""
@@ -23,7 +29,7 @@ Image = bytes | mmap.mmap
 
 
 def is_native(head: bytes) -> bool:
-    return elf.is_elf(head) or macho.is_macho(head)
+    return elf.is_elf(head) or macho.is_macho(head) or is_broken_fat(head)
 
 
 class UnreadableBinary(ValueError):
@@ -41,7 +47,8 @@ def parse_native(name: ArchivePath, data: Image) -> Binary | None:
     try:
         if elf.is_elf(head):
             return elf.parse_elf(name, data)
-        if macho.is_macho(head) and isinstance(data, bytes):
+        if (macho.is_macho(head) or is_broken_fat(head)) and isinstance(data, bytes):
+            check_macho(data)  # what lief would skip over (or crash on) is refused first
             return macho.parse_macho(name, data)
     except ValueError:
         raise

@@ -6,9 +6,8 @@ parsers, and those follow the file's own offsets and counts: a version-needed en
 ``DT_NULL``, a note that claims a gigabyte. pyelftools reads everything through the stream it
 is given, so every loop it runs reads; :class:`BoundedStream` counts the reads and the bytes
 and watches a deadline, and raises :class:`BudgetExceeded` (caught by the adapter, reported as
-an unreadable binary, WG405) the moment one is spent. The budget scales with the member: a
-real library of a gigabyte is parsed with far fewer reads than it has bytes (the largest
-libraries of the corpus take under 20,000 reads; docs/reliability.md).
+an unreadable binary, WG405) the moment one is spent. The budget scales with the member and
+sits well above what the published libraries of the corpus need (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -28,10 +27,13 @@ class BudgetExceeded(Exception):
 class Budget:
     """What parsing one member may cost."""
 
-    reads: int = 1_000_000
-    """Read calls (a real library needs thousands)."""
+    reads: int = 200_000
+    """Read calls, plus one per :attr:`bytes_per_read` bytes of the member. The most a
+    published library needs is 135,000 (triton's 500 MB libtriton.so); most need 2,000."""
+    bytes_per_read: int = 512
     bytes_factor: int = 8
-    """Bytes read, as a multiple of the member's size (plus ``bytes_floor``)."""
+    """Bytes read, as a multiple of the member's size (plus ``bytes_floor``); published
+    libraries read at most twice their size."""
     bytes_floor: int = 64 << 20
     seconds: float = 20.0
     """Wall time, checked every :data:`_CLOCK_EVERY` reads."""
@@ -53,7 +55,7 @@ class BoundedStream:
         self._size = len(data)
         self._pos = 0
         budget = budget or Budget()
-        self._reads_left = budget.reads
+        self._reads_left = budget.reads + self._size // budget.bytes_per_read
         self._bytes_left = budget.bytes_factor * self._size + budget.bytes_floor
         self._deadline = time.monotonic() + budget.seconds
         self._tick = _CLOCK_EVERY

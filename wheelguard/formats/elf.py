@@ -1,7 +1,8 @@
 """ELF adapter: the only module that imports pyelftools.
 
 It turns bytes into a :class:`~wheelguard.model.Binary` and nothing else reaches past it.
-Dynamic tags come from ``PT_DYNAMIC`` (what the loader reads), falling back to ``.dynamic``.
+SONAME, NEEDED and the search paths come from ``PT_DYNAMIC`` as the loader reads it
+(:mod:`~wheelguard.formats.elf_dynamic`); pyelftools reads the section-level facts.
 The dynamic symbol table is decoded here with :mod:`struct` rather than through pyelftools'
 per-symbol objects: compiler runtimes export hundreds of thousands of symbols and the object
 route costs seconds per library where the flat decode costs a fraction of one.
@@ -11,18 +12,19 @@ from __future__ import annotations
 
 import mmap
 import struct
-from collections.abc import Iterator
-from typing import IO, Any, cast
+from dataclasses import dataclass
+from typing import IO, cast
 
-from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
+from elftools.elf.enums import ENUM_E_MACHINE
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 from elftools.elf.sections import NoteSection, Section
 
 from wheelguard.formats.budget import BoundedStream, BudgetExceeded
+from wheelguard.formats.elf_dynamic import DynamicView, LoaderViewError, read_dynamic
 from wheelguard.model import ArchivePath, Binary, SoName, VersionNeed
 
-__all__ = ["ELF_MAGIC", "ElfParseError", "is_elf", "parse_elf"]
+__all__ = ["ELF_MAGIC", "ElfParseError", "PartialElf", "is_elf", "parse_elf"]
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -38,6 +40,8 @@ _MACHINES = {
     "EM_LOONGARCH": "loongarch64",
 }
 
+_ET_DYN = 3
+_NT_GNU_BUILD_ID = 3
 _SHN_UNDEF = 0
 _STB_LOCAL = 0
 _STV_HIDDEN = 2
@@ -52,111 +56,116 @@ def is_elf(head: bytes) -> bool:
     return head.startswith(ELF_MAGIC)
 
 
+class PartialElf(ElfParseError):
+    """The loader's view of the object reads (``binary`` holds it: SONAME, NEEDED, search
+    paths) but its section headers or the tables behind them do not: the symbol, version,
+    debug and build-id facts are missing. The member is unreadable (WG405) and its loader
+    facts are still checked, so broken section headers cannot hide a NEEDED entry."""
+
+    def __init__(self, message: str, binary: Binary) -> None:
+        super().__init__(message)
+        self.binary = binary
+
+    def __reduce__(self) -> tuple[type[PartialElf], tuple[str, Binary]]:
+        return (type(self), (str(self), self.binary))
+
+
 def parse_elf(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
     """Read what the checks need from one ELF object held in memory.
 
     ``data`` may be an mmap (the scanner's sparse image of a large library); it is read in
     place, because copying it into a BytesIO would allocate every page the image left out.
+    The loader's view (:mod:`~wheelguard.formats.elf_dynamic`) comes first and must read;
+    the section-level facts come from pyelftools on a metered stream
+    (:mod:`~wheelguard.formats.budget`), and their failure is a :class:`PartialElf`.
     """
     try:
-        with BoundedStream(data) as stream:
-            return _parse(path, data, stream)
-    except ElfParseError:
-        raise
-    except BudgetExceeded as e:
+        view = read_dynamic(data)
+    except LoaderViewError as e:
         raise ElfParseError(f"{path}: unreadable ELF ({e})") from None
+    try:
+        with BoundedStream(data) as stream:
+            facts = _section_facts(data, stream)
+    except BudgetExceeded as e:
+        why = str(e)
     except Exception as e:
         # pyelftools follows the file's offsets and counts; on crafted input it raises
         # whatever its parsing hits (construct's errors, struct.error, IndexError, TypeError,
         # OverflowError, UnicodeDecodeError ...). Every one means the same: unreadable.
-        raise ElfParseError(f"{path}: unreadable ELF ({type(e).__name__}: {e})") from None
+        why = f"{type(e).__name__}: {e}" if not isinstance(e, ElfParseError) else str(e)
+    else:
+        return _binary(path, view, facts)
+    raise PartialElf(f"{path}: unreadable ELF sections ({why})", _binary(path, view, None))
 
 
-def _parse(path: ArchivePath, data: bytes | mmap.mmap, stream: BoundedStream) -> Binary:
+_MACHINE_NAMES = {int(v): str(k) for k, v in ENUM_E_MACHINE.items() if k != "_default_"}
+
+
+def _binary(path: ArchivePath, view: DynamicView, facts: _Facts | None) -> Binary:
+    name = _MACHINE_NAMES.get(view.machine, str(view.machine))
+    machine = _MACHINES.get(name, name)
+    if machine == "ppc64le" and not view.little_endian:
+        machine = "ppc64"
+    f = facts or _Facts()
+    return Binary(
+        path=path,
+        format="elf",
+        machine=machine,
+        bits=view.bits,
+        soname=SoName(view.soname) if view.soname else None,
+        needed=tuple(SoName(n) for n in view.needed),
+        rpath=view.rpath,
+        runpath=view.runpath,
+        build_id=f.build_id,
+        version_needs=f.version_needs,
+        exported=f.exported,
+        undefined=f.undefined,
+        undefined_versioned=f.undefined_versioned,
+        exported_versioned=f.exported_versioned,
+        has_debug_info=f.has_debug_info,
+        has_symtab=f.has_symtab,
+        is_shared_object=view.elf_type == _ET_DYN,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Facts:
+    """What the section headers tell: symbols, versions, debug sections, build-id."""
+
+    build_id: str | None = None
+    version_needs: tuple[VersionNeed, ...] = ()
+    exported: frozenset[str] = frozenset()
+    undefined: frozenset[str] = frozenset()
+    undefined_versioned: tuple[tuple[str, str], ...] = ()
+    exported_versioned: tuple[tuple[str, str], ...] = ()
+    has_debug_info: bool = False
+    has_symtab: bool = False
+
+
+def _section_facts(data: bytes | mmap.mmap, stream: BoundedStream) -> _Facts:
     # The metered stream reads the bytes or the mmap in place (no copy of the image).
     elf = ELFFile(cast("IO[bytes]", stream))
-    header = elf.header
-    machine = _MACHINES.get(str(header["e_machine"]), str(header["e_machine"]))
-    if machine == "ppc64le" and not elf.little_endian:
-        machine = "ppc64"
-    bits = int(elf.elfclass)
-
-    soname: str | None = None
-    needed: list[str] = []
-    rpath: list[str] = []
-    runpath: list[str] = []
-    for tag in _dynamic_tags(elf):
-        kind = str(tag.entry.d_tag)
-        # pyelftools creates these attributes at run time; only this adapter touches them.
-        if kind == "DT_NEEDED":
-            needed.append(str(tag.needed))
-        elif kind == "DT_SONAME":
-            soname = str(tag.soname)
-        elif kind == "DT_RPATH":
-            rpath.extend(_split_path(str(tag.rpath)))
-        elif kind == "DT_RUNPATH":
-            runpath.extend(_split_path(str(tag.runpath)))
-
     sections = {s.name: s for s in elf.iter_sections()}
     has_debug = any(
         (name.startswith((".debug_", ".zdebug_")) and s["sh_type"] != "SHT_NOBITS"
          and s["sh_size"] > 0)
         for name, s in sections.items()
     )
-    has_symtab = ".symtab" in sections
-
     version_needs, need_index = _version_needs(sections)
     def_index = _version_defs(sections)
     exported, undefined, undef_ver, export_ver = _dynamic_symbols(
         elf, data, sections, need_index, def_index
     )
-
-    return Binary(
-        path=path,
-        format="elf",
-        machine=machine,
-        bits=bits,
-        soname=SoName(soname) if soname else None,
-        needed=tuple(SoName(n) for n in needed),
-        rpath=tuple(rpath),
-        runpath=tuple(runpath),
-        build_id=_build_id(elf, sections),
+    return _Facts(
+        build_id=_build_id(elf, data, sections),
         version_needs=version_needs,
         exported=exported,
         undefined=undefined,
         undefined_versioned=undef_ver,
         exported_versioned=export_ver,
         has_debug_info=has_debug,
-        has_symtab=has_symtab,
-        is_shared_object=str(header["e_type"]) == "ET_DYN",
+        has_symtab=".symtab" in sections,
     )
-
-
-def _split_path(value: str) -> list[str]:
-    # An empty string is itself an entry (the current directory), so split keeps it.
-    return value.split(":")
-
-
-def _dynamic_tags(elf: ELFFile) -> Iterator[Any]:
-    """Dynamic tags; typed Any because pyelftools sets needed/soname/rpath at run time."""
-    for seg in elf.iter_segments():
-        if isinstance(seg, DynamicSegment):
-            yield from _bounded_tags(seg.iter_tags(), int(seg["p_filesz"]), elf)
-            return
-    dyn = elf.get_section_by_name(".dynamic")
-    if dyn is not None and hasattr(dyn, "iter_tags"):
-        yield from _bounded_tags(dyn.iter_tags(), int(dyn["sh_size"]), elf)
-
-
-def _bounded_tags(tags: Iterator[Any], size: int, elf: ELFFile) -> Iterator[Any]:
-    """The tags of a table of ``size`` bytes; pyelftools reads on until a DT_NULL, past the
-    table's end and through the rest of the file when the table lacks one."""
-    room = size // (16 if elf.elfclass == 64 else 8)
-    for i, tag in enumerate(tags):
-        if i >= room:
-            msg = "the dynamic table has no DT_NULL within its size"
-            raise ElfParseError(msg)
-        yield tag
 
 
 def _version_needs(
@@ -273,10 +282,34 @@ def _versym_table(
     return struct.unpack_from(f"{end}{n}H", data, off) + (0,) * (count - n)
 
 
-def _build_id(elf: ELFFile, sections: dict[str, Section]) -> str | None:
-    candidates = [s for s in sections.values() if isinstance(s, NoteSection)]
-    for sec in candidates:
-        for note in sec.iter_notes():
-            if note["n_type"] == "NT_GNU_BUILD_ID":
-                return str(note["n_desc"])
-    return None
+def _build_id(elf: ELFFile, data: bytes | mmap.mmap, sections: dict[str, Section]) -> str | None:
+    """NT_GNU_BUILD_ID, read from the note sections with every size checked against the
+    section (pyelftools stops quietly at a note that claims more than its section holds)."""
+    end = "<" if elf.little_endian else ">"
+    found: str | None = None
+    for sec in sections.values():
+        if not isinstance(sec, NoteSection):
+            continue
+        start, size = int(sec["sh_offset"]), int(sec["sh_size"])
+        if start + size > len(data):
+            msg = f"note section {sec.name} runs past the end of the file"
+            raise ElfParseError(msg)
+        align = 8 if int(sec["sh_addralign"]) == 8 else 4
+        at, stop = start, start + size
+        while at + 12 <= stop:
+            namesz, descsz, kind = struct.unpack_from(end + "III", data, at)
+            name_at = at + 12
+            desc_at = name_at + _padded(namesz, align)
+            after = desc_at + _padded(descsz, align)
+            if after > stop:
+                msg = f"a note in {sec.name} claims {namesz + descsz} bytes past its section"
+                raise ElfParseError(msg)
+            if found is None and kind == _NT_GNU_BUILD_ID and \
+                    bytes(data[name_at:name_at + namesz]) == b"GNU\0":
+                found = bytes(data[desc_at:desc_at + descsz]).hex()
+            at = after
+    return found
+
+
+def _padded(n: int, align: int) -> int:
+    return (n + align - 1) // align * align

@@ -50,7 +50,9 @@ def parse_macho(path: ArchivePath, data: bytes) -> Binary:
     if binary is None:
         raise MachOParseError(f"{path}: empty fat Mach-O")
     machines = sorted(
-        {_CPU.get(int(b.header.cpu_type.value), "unknown") for b in fat}
+        # A CPU type lief has no enum member for comes back as a plain int.
+        {_CPU.get(int(getattr(b.header.cpu_type, "value", b.header.cpu_type)), "unknown")
+         for b in fat}
     )
     soname: str | None = None
     needed: list[str] = []

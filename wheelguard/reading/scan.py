@@ -27,6 +27,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from wheelguard.errors import InvalidWheel
 from wheelguard.formats import HEAD, Image, elf, is_native, macho, parse_native
+from wheelguard.formats.elf import PartialElf
 from wheelguard.formats.elf_image import ElfImage
 from wheelguard.model import ArchivePath, Binary, Member, Wheel
 from wheelguard.reading.archive import Extent, Limits, RawReader, WheelArchive, urlsafe_digest
@@ -305,6 +306,8 @@ def _scanned(ext: Extent, head: bytes, digest: bytes, data: Image | None) -> _Sc
         return member, None, None
     try:
         return member, parse_native(ext.path, data), None
+    except PartialElf as e:  # loader facts readable, sections not: both are reported
+        return member, e.binary, str(e)
     except ValueError as e:
         return member, None, str(e)
 

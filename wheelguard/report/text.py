@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from wheelguard.audit import AuditResult
 from wheelguard.model import Finding, Severity
+from wheelguard.util.printable import markup as escape
 from wheelguard.util.units import format_bytes
 
 __all__ = ["display_path", "render_text"]
