@@ -4,8 +4,9 @@ Code below the CLI raises these; only the CLI boundary (:mod:`wheelguard.cli`) p
 a user never sees a traceback for a problem with their input. The base derives from
 ``Exception`` (not ``BaseException``): wheelguard is a library too.
 
-Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage errors and unreadable
-input, 3 a repair that could not be carried out, 4 a smoke run that failed to set up.
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage errors, unreadable input
+and unwritable output, 3 a repair that could not be carried out, 4 a smoke run that failed to
+set up.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "InvalidPolicy",
     "InvalidWheel",
+    "OutputError",
     "RepairError",
     "SmokeError",
     "UsageError",
@@ -56,6 +58,11 @@ class InvalidPolicy(WheelguardError, ValueError):
         items = [problems] if isinstance(problems, str) else list(problems)
         self.problems = items
         super().__init__("; ".join(items) if len(items) == 1 else "\n  " + "\n  ".join(items))
+
+
+class OutputError(WheelguardError, OSError):
+    """An output cannot be written (read-only or full file system, a path component that is a
+    file); nothing partial was left at the output path."""
 
 
 class RepairError(WheelguardError, RuntimeError):

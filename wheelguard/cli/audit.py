@@ -13,6 +13,7 @@ from wheelguard.cli.common import (
     add_provider_options,
     add_python_version,
     add_wheels_argument,
+    check_inputs,
     expand_wheels,
     policy_filter,
     progress_bar,
@@ -84,7 +85,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         extras=tuple(args.extra),
     )
     post = policy_filter(args.policy)
-    wheels = expand_wheels(args.wheels)
+    wheels = check_inputs(expand_wheels(args.wheels), output=args.output)
     total = sum(Path(w).stat().st_size for w in wheels if Path(w).is_file())
     results: list[AuditResult] = []
     errors: list[tuple[str, str]] = []

@@ -51,19 +51,20 @@ def policy_set_or_default(names: list[str]) -> PolicySet:
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from wheelguard.cli.common import expand_wheels
-    from wheelguard.errors import InvalidWheel, RepairError, WheelguardError
+    from wheelguard.cli.common import check_inputs, expand_wheels, same_name_inputs
+    from wheelguard.errors import InvalidWheel, OutputError, RepairError, WheelguardError
     from wheelguard.repair.write import repair_wheel
 
     del parser
     policies = policy_set_or_default(args.policy)
-    wheels = expand_wheels(args.wheels)
+    wheels = check_inputs(expand_wheels(args.wheels))
+    same_name_inputs(wheels)
     errors: list[WheelguardError] = []
     for w in wheels:
         try:
             result = repair_wheel(w, args.wheel_dir, policies, dry_run=args.dry_run,
                                   python=args.python_version)
-        except (RepairError, InvalidWheel) as e:
+        except (RepairError, InvalidWheel, OutputError) as e:
             errors.append(e)
             continue
         _report(result, policies, verbose=args.verbose, python=args.python_version)
@@ -80,6 +81,7 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
     from wheelguard.audit import AuditOptions, audit_wheel
     from wheelguard.policy.decide import assign_actions
     from wheelguard.repair.write import summary
+    from wheelguard.util.printable import visible
     from wheelguard.util.units import format_bytes
 
     name = result.source.name
@@ -95,8 +97,8 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
         print(f"{name}: no policy edits under {', '.join(policies.names)} ({what}) -> "
               f"{result.output}")
     steps = result.steps
-    lines = [f"{s.action:<13} {s.path}: {s.detail}  [{s.rule}]" for s in steps] if verbose \
-        else summary(steps)
+    lines = [visible(f"{s.action:<13} {s.path}: {s.detail}  [{s.rule}]") for s in steps] \
+        if verbose else summary(steps)
     for line in lines:
         print(f"  {line}")
     if result.output is None:

@@ -22,8 +22,7 @@ import io
 import json
 import os
 import posixpath
-import shutil
-import tempfile
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +49,8 @@ from wheelguard.repair.plan import (
     make_plan,
 )
 from wheelguard.repair.zipwrite import DateTime, ZipWriter, source_date_epoch
-from wheelguard.util.fs import atomic_binary_output
+from wheelguard.util.fs import atomic_binary_output, scratch_dir
+from wheelguard.util.printable import visible
 
 __all__ = ["RECORD_NAME", "RepairResult", "plan_wheel", "repair_wheel", "summary"]
 
@@ -108,6 +108,8 @@ def repair_wheel(
     carried out (nothing is written then)."""
     source = Path(path)
     env = os.environ if env is None else env
+    source_date_epoch(env)  # a malformed value stops the run before any work
+    _refuse_same_file(source, Path(out_dir) / source.name)
     wheel, _ctx, findings, plan = plan_wheel(source, policies, python=python, progress=progress)
     if plan.failures:
         raise RepairError(
@@ -115,11 +117,10 @@ def repair_wheel(
             + "\n  ".join(plan.failures)
         )
     target = Path(out_dir) / wheel.filename
-    if target.exists() and target.resolve() == source.resolve():
-        raise RepairError(f"{source}: the output would replace the input; choose another -w")
+    _refuse_same_file(source, target)
     size_before = source.stat().st_size
     with WheelArchive(source) as archive:
-        contents, steps = _changed_members(archive, wheel, plan, env)
+        contents, steps = _changed_members(archive, wheel, plan, env, Path(out_dir))
         changed = bool(plan.drops or contents)
         log = _repair_log(archive, wheel, policies, steps) if changed else None
         if log is not None:
@@ -131,8 +132,6 @@ def repair_wheel(
         record = _write(source, archive, wheel=wheel, plan=plan, contents=contents,
                         target=target, env=env)
         regenerated = record != archive.read(f"{wheel.dist_info}/RECORD")
-    # The temporary file was created private (0600); a wheel is as readable as its input.
-    shutil.copymode(source, target)
     return RepairResult(source=source, output=target, plan=plan, steps=steps, findings=findings,
                         changed=changed, record_regenerated=regenerated,
                         size_before=size_before, size_after=target.stat().st_size)
@@ -141,15 +140,29 @@ def repair_wheel(
 # ---- changed members ----------------------------------------------------------------------
 
 
+def _refuse_same_file(source: Path, target: Path) -> None:
+    """The output must never be the input (same path, a symlink or a hard link to it)."""
+    try:
+        same = target.exists() and source.samefile(target)
+    except OSError:
+        return
+    if same:
+        raise RepairError(f"{source}: the output would replace the input (-w is the input's "
+                          "own directory); choose another -w")
+
+
 def _changed_members(
-    archive: WheelArchive, wheel: Wheel, plan: RepairPlan, env: Mapping[str, str]
+    archive: WheelArchive, wheel: Wheel, plan: RepairPlan, env: Mapping[str, str],
+    out_dir: Path,
 ) -> tuple[dict[str, bytes], tuple[Step, ...]]:
     """New bytes of every member the plan changes, and the steps that changed something."""
     contents: dict[str, bytes] = {}
     if plan.elf:
-        with tempfile.TemporaryDirectory(prefix="wheelguard-repair-") as tmp:
+        # In the output directory, not /tmp: a run killed here leaves its scratch where the
+        # next run into that directory removes it (util.fs.remove_stale).
+        with scratch_dir(out_dir) as tmp:
             for edit in plan.elf:
-                contents[edit.path] = _edit_elf(archive, wheel, edit, Path(tmp), env)
+                contents[edit.path] = _edit_elf(archive, wheel, edit, tmp, env)
     metadata_path = f"{wheel.dist_info}/METADATA"
     if plan.requirements:
         new = _edit_metadata(archive.read(metadata_path), plan.requirements, wheel)
@@ -342,7 +355,9 @@ def _write(
     default_date: DateTime = archive.info(f"{dist_info}/METADATA").date_time
     members = {m.path: m for m in wheel.members}
     rows: list[tuple[str, str, str]] = []
-    with source.open("rb") as raw, atomic_binary_output(target) as out:
+    # A wheel is as readable as its input (the temporary file is created under the umask).
+    mode = stat.S_IMODE(source.stat().st_mode)
+    with source.open("rb") as raw, atomic_binary_output(target, mode=mode) as out:
         writer = ZipWriter(out)
         for name in _order(names, dist_info)[:-1]:
             info = archive.info(name) if archive.has(name) else None
@@ -389,4 +404,5 @@ def summary(steps: tuple[Step, ...]) -> list[str]:
         else:
             what = f"{posixpath.commonpath(paths) or '.'}/ ({len(paths)} files)"
         lines.append(f"{action:<13} {what}: {detail}  [{rule}]")
-    return lines
+    # Plain print: member names from the wheel are shown, never sent raw to the terminal.
+    return [visible(line) for line in lines]
