@@ -452,6 +452,11 @@ def _reason(err: str) -> str:
 # ---- reporting ------------------------------------------------------------------------------
 
 
+def _result_from_dict(d: dict[str, Any]) -> CaseResult:
+    return CaseResult(d["id"], d["cls"], d["issue"], [Run(**run) for run in d["runs"]],
+                      d.get("installers", {}))
+
+
 def describe(result: CaseResult) -> str:
     status = "SKIP" if result.skipped else "PASS" if result.ok else "FAIL"
     parts = []
@@ -486,6 +491,51 @@ def summary(results: Sequence[CaseResult]) -> list[str]:
     return lines
 
 
+def _cell(text: str, limit: int = 160) -> str:
+    """Text for one markdown table cell: one line, pipes escaped, control characters shown."""
+    text = " ".join(text.split())
+    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    text = text.replace("|", "\\|").replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown_argv(argv: Sequence[str]) -> str:
+    return " ".join(w if w and " " not in w else repr(w) for w in argv)
+
+
+def markdown(results: Sequence[CaseResult]) -> str:
+    """Every command that missed its expectation, and what the installers did, as tables."""
+    lines = ["| case | command | exit | expected | problems | stderr (first line) |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        for run in r.runs:
+            if not run.problems:
+                continue
+            err = _first(run.stderr) or "(empty)"
+            problems = "; ".join(p.split(":", 1)[0] for p in run.problems)
+            lines.append(f"| `{r.id}` | `{_cell(_shown_argv(run.argv), 90)}` | {run.rc} | "
+                         f"{run.expect} | {problems} | {_cell(err)} |")
+    rows = [r for r in results if r.installers]
+    if rows:
+        lines += ["", "| case | wheelguard audit | wheelguard repair | pip | installer | "
+                  "installer --validate-record all |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            by = {run.label(): run for run in r.runs}
+
+            def verdict(name: str, runs: dict[str, Run] = by) -> str:
+                run = runs.get(name)
+                if run is None or run.rc is None:
+                    return "-"
+                mark = "" if not run.problems else " ✗"
+                return f"{run.outcome} ({run.rc}){mark}"
+
+            inst = [_cell(r.installers.get(k, "-"), 90)
+                    for k in ("pip", "installer", "installer-validate")]
+            lines.append(f"| `{r.id}` | {verdict('audit')} | {verdict('repair')} | "
+                         + " | ".join(inst) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _progress(results: Iterator[CaseResult], quiet: bool) -> list[CaseResult]:
     out = []
     for r in results:
@@ -498,6 +548,8 @@ def _progress(results: Iterator[CaseResult], quiet: bool) -> list[CaseResult]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path, help="directory written by generate.py")
+    parser.add_argument("--from-json", type=Path, metavar="FILE",
+                        help="render --markdown from an earlier --json instead of running")
     parser.add_argument("--select", action="append", default=[], metavar="GLOB",
                         help="only cases whose id matches (repeatable)")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per command")
@@ -509,6 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--installers", action="store_true",
                         help="also try pip and installer on the cases that name a wheel")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every result here")
+    parser.add_argument("--markdown", type=Path, metavar="FILE",
+                        help="write the failures (and the installer comparison) as tables")
     parser.add_argument("--wheelguard", default=None,
                         help="command that runs wheelguard (default: this Python -m wheelguard)")
     parser.add_argument("--keep", action="store_true", help="keep each run's directories")
@@ -518,6 +572,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         wheelguard=tuple(args.wheelguard.split()) if args.wheelguard else Options.wheelguard,
         timeout=args.timeout, mem_mb=args.mem_mb, rss_mb=args.rss_mb, slow_s=args.slow_s,
         installers=args.installers, keep=args.keep)
+    if args.from_json:
+        results = [_result_from_dict(d) for d in json.loads(args.from_json.read_text())]
+        if args.markdown:
+            args.markdown.write_text(markdown(results))
+        for line in summary(results):
+            print(line)
+        return 0
     root = args.corpus.resolve()
     cases = load_cases(root, args.select)
     with tempfile.TemporaryDirectory(prefix="wheelguard-hostile-") as work:
@@ -527,6 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown(results))
     return 1 if any(not r.ok and not r.skipped for r in results) else 0
 
 
