@@ -512,6 +512,9 @@ class Wheel:
     binaries: tuple[Binary, ...]
     unreadable_binaries: tuple[tuple[ArchivePath, str], ...] = ()
     """Members with native magic that the adapter could not parse, with the reason."""
+    dist_info_files: Mapping[str, bytes] = field(default_factory=lambda: freeze_mapping({}))
+    """The bytes of METADATA, WHEEL, RECORD and entry_points.txt (when present), by file name,
+    as the archive holds them: the installability checks parse them as installers do."""
 
     _index: Mapping[str, Member] = field(init=False, repr=False, compare=False)
 
@@ -519,6 +522,7 @@ class Wheel:
         # Built once with the value; frozen dataclasses allow this only through object.
         object.__setattr__(self, "metadata_fields", freeze(self.metadata_fields))
         object.__setattr__(self, "wheel_fields", freeze_mapping(self.wheel_fields))
+        object.__setattr__(self, "dist_info_files", freeze_mapping(self.dist_info_files))
         object.__setattr__(
             self, "_index", types.MappingProxyType({m.path: m for m in self.members})
         )

@@ -60,6 +60,9 @@ class Rule:
     """Policy actions beyond fail/waive that can handle its findings."""
     summary: str
     hint: str
+    blocks_repair: bool = False
+    """An error finding of this rule means no installer can take the wheel, and nothing a
+    repair does fixes it: ``repair`` refuses such a wheel instead of writing it anew."""
 
     def __post_init__(self) -> None:
         assert self.item in _ITEM_IDS, self.item
@@ -171,6 +174,58 @@ _ALL = (
     Rule("WG501", "record-mismatch", E, "member", "integrity", _NONE,
          "RECORD does not match the archive: a missing or extra entry, or a wrong hash or size.",
          "Regenerate RECORD from the bytes written (wheelguard repair does)."),
+    # 502-529: installability, as pip and pypa/installer judge it (checks/validity.py)
+    Rule("WG502", "metadata-invalid", E, "member", "integrity", _NONE,
+         "METADATA cannot be read as core metadata: empty, not UTF-8, or its Metadata-Version, "
+         "Name or Version is missing or invalid.",
+         "Rebuild with a current build backend; check what writes METADATA.",
+         blocks_repair=True),
+    Rule("WG503", "metadata-field-invalid", W, "member", "integrity", _NONE,
+         "A METADATA field other than Name and Version is invalid for packaging's validating "
+         "parser (a field newer than the declared Metadata-Version, a malformed value).",
+         "Update the build backend, or declare the Metadata-Version the fields need."),
+    Rule("WG504", "metadata-mismatch", E, "member", "integrity", _NONE,
+         "METADATA's Name or Version is not the one in the wheel's file name.",
+         "Rename nothing by hand: rebuild, so that file name and metadata come from one source.",
+         blocks_repair=True),
+    Rule("WG505", "wheel-file-invalid", E, "member", "integrity", _NONE,
+         "The WHEEL file is unreadable, its Wheel-Version major is not 1, or Root-Is-Purelib "
+         "is missing or neither true nor false.",
+         "Rebuild with a current build backend (it writes WHEEL); do not edit WHEEL by hand.",
+         blocks_repair=True),
+    Rule("WG506", "wheel-tags-mismatch", W, "member", "integrity", _NONE,
+         "The Tag lines of WHEEL are not the tags of the wheel's file name.",
+         "Retag with `wheel tags` or auditwheel (they rewrite both), not by renaming the file."),
+    Rule("WG507", "dist-info-mismatch", E, "wheel", "integrity", _NONE,
+         "The .dist-info (or .data) directory is named for another project or version than "
+         "the wheel's file name.",
+         "Rebuild; a renamed wheel file keeps the old directory names.",
+         blocks_repair=True),
+    Rule("WG508", "data-scheme-unknown", E, "member", "integrity", _NONE,
+         "A member under <name>.data/ names a scheme other than purelib, platlib, headers, "
+         "scripts or data; pip and installer refuse the wheel.",
+         "Install the file under one of the five schemes.",
+         blocks_repair=True),
+    Rule("WG509", "entry-points-invalid", E, "member", "integrity", _NONE,
+         "entry_points.txt cannot be parsed, or a console or GUI script is not "
+         "module:attribute; pip and installer fail on it.",
+         "Declare scripts as `name = package.module:function`.",
+         blocks_repair=True),
+    Rule("WG510", "path-conflict", E, "member", "integrity", _NONE,
+         "A member's path is also a directory of other members: installing one fails on the "
+         "other.",
+         "Rename one of them in the build.",
+         blocks_repair=True),
+    Rule("WG511", "path-case-collision", E, "member", "integrity", _NONE,
+         "Two member paths differ only in case or Unicode normalization: on macOS and Windows "
+         "they are one file and one is lost (a warning for wheels only Linux installs).",
+         "Rename one of them in the build.",
+         blocks_repair=True),
+    Rule("WG512", "record-unreadable", E, "member", "integrity", _NONE,
+         "RECORD is not UTF-8, or a row reads differently line by line (as pip and installer "
+         "read it) than as CSV.",
+         "Regenerate RECORD (wheelguard repair does).",
+         blocks_repair=False),
     # 6xx: size
     Rule("WG601", "size-budget", E, "wheel", "size", _NONE,
          "The wheel is larger than the size budget.",

@@ -930,28 +930,35 @@ refused_wheel(
     "same name twice.",
     hostile(Entry("demo/evil\x00a", b"a", record_as="demo/evil"),
             Entry("demo/evil\x00b", b"b", in_record=False)), mention=["evil"])
-refused_wheel(
+def conflicting_wheel(id_: str, description: str, make: Callable[[], bytes], finding: str, *,
+                      note: str = "") -> None:
+    """A readable archive whose member paths cannot all be installed: an error finding (a
+    refusal would do too) from audit, a refusal from repair (issue 19: a finding, with docs)."""
+    case(id_, "archive", 19, description, put(NAME, make),
+         [audit(NAME, "error-finding", accept=["refuse"], finding=finding),
+          repair(NAME, "refuse")], installers=NAME, note=note)
+
+
+conflicting_wheel(
     "archive/file-and-directory", "A file 'demo/evil' and a file under 'demo/evil/': no "
     "filesystem holds both.",
-    hostile(Entry("demo/evil", b"x"), Entry("demo/evil/inner.py", b"y")), mention=["evil"])
+    hostile(Entry("demo/evil", b"x"), Entry("demo/evil/inner.py", b"y")), "WG510")
 refused_wheel(
     "archive/file-and-directory-entry", "A file 'demo/evil' and a directory entry "
     "'demo/evil/'.",
     hostile(Entry("demo/evil", b"x"), Entry("demo/evil/", b"", mode=stat.S_IFDIR | 0o755,
                                              in_record=False)), mention=["evil"])
-refused_wheel(
+conflicting_wheel(
     "archive/case-collision", "'demo/Evil.py' and 'demo/evil.py': one file on macOS and "
     "Windows, so one of them is lost there.",
-    hostile(Entry("demo/Evil.py", b"A = 1\n"), Entry("demo/evil.py", b"a = 1\n")),
-    mention=["vil"],
-    note="Policy choice: refused because a case-insensitive install loses a file; an "
-         "error-level finding would do as well.")
-refused_wheel(
+    hostile(Entry("demo/Evil.py", b"A = 1\n"), Entry("demo/evil.py", b"a = 1\n")), "WG511",
+    note="An error for a wheel that installs on macOS or Windows (this one: py3-none-any); a "
+         "warning for one only Linux installs.")
+conflicting_wheel(
     "archive/unicode-normalization-collision", "'demo/évil.py' in NFC and NFD: one file on "
     "macOS (which normalises names), two elsewhere.",
     hostile(Entry(unicodedata.normalize("NFC", "demo/\u00e9vil.py"), b"a = 1\n"),
-            Entry(unicodedata.normalize("NFD", "demo/\u00e9vil.py"), b"b = 1\n")),
-    mention=["vil"], note="Policy choice, as for case-collision.")
+            Entry(unicodedata.normalize("NFD", "demo/\u00e9vil.py"), b"b = 1\n")), "WG511")
 refused_wheel(
     "archive/directory-entry-with-data", "A directory entry ('demo/evil/') that carries 5 bytes "
     "of data, which no RECORD row covers.",
@@ -1106,9 +1113,11 @@ refused_wheel("archive/trailing-data", "Data after the end-of-directory record (
 
 
 def _zip64_consistent() -> bytes:
+    # Both headers mark the sizes 0xFFFFFFFF and carry them in a zip64 extra field (the local
+    # header needs its own: a streaming reader sees only that one).
+    sizes = zip64_extra(12, len(compress(8, b"zip64 sizes\n")))
     return wheel_bytes(extra=[Entry("demo/evil.txt", b"zip64 sizes\n", compress_size=0xFFFFFFFF,
-                                    file_size=0xFFFFFFFF,
-                                    extra=zip64_extra(12, len(compress(8, b"zip64 sizes\n"))),
+                                    file_size=0xFFFFFFFF, extra=sizes, local={"extra": sizes},
                                     version_needed=45)])
 
 
@@ -1232,11 +1241,21 @@ uninstallable("metadata/wheel-no-root-is-purelib", "WHEEL lacks Root-Is-Purelib 
 uninstallable("metadata/wheel-no-wheel-version", "WHEEL lacks Wheel-Version.",
               _wheel(b"Generator: x\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
               expect="refuse")
-uninstallable("metadata/wheel-tags-differ", "WHEEL's Tag (cp27-cp27mu-linux_armv6l) is not the "
-              "file name's (py3-none-any).",
-              _wheel(wheel_file(tags=["cp27-cp27mu-linux_armv6l"])))
-uninstallable("metadata/wheel-no-tags", "WHEEL has no Tag line.",
-              _wheel(wheel_file(tags=[])))
+def inconsistent(id_: str, description: str, make: Callable[[], bytes], finding: str) -> None:
+    """Installable (installers go by the file name) but inconsistent: a warning, so audit
+    passes by default and fails with --fail-on warning, and repair goes ahead."""
+    case(id_, "metadata", 19, description, put(NAME, make),
+         [audit(NAME, "ok"), audit(NAME, "error-finding", "--fail-on", "warning",
+                                   finding=finding), repair(NAME, "ok")], installers=NAME,
+         note="A warning: pip and installer go by the file name's tags, and published wheels "
+              "(cupy 14.2, old z3-solver) carry WHEEL tags that differ.")
+
+
+inconsistent("metadata/wheel-tags-differ", "WHEEL's Tag (cp27-cp27mu-linux_armv6l) is not the "
+             "file name's (py3-none-any).", _wheel(wheel_file(tags=["cp27-cp27mu-linux_armv6l"])),
+             "WG506")
+inconsistent("metadata/wheel-no-tags", "WHEEL has no Tag line.", _wheel(wheel_file(tags=[])),
+             "WG506")
 uninstallable("metadata/dist-info-other-project", "The .dist-info directory is "
               "other-1.0.dist-info in demo's wheel.",
               lambda: wheel_bytes(dist_info="other-1.0.dist-info"))

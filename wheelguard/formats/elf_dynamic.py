@@ -22,7 +22,7 @@ _PT_DYNAMIC = 2
 _PN_XNUM = 0xFFFF
 _DT = {"NULL": 0, "NEEDED": 1, "STRTAB": 5, "STRSZ": 10, "SONAME": 14, "RPATH": 15,
        "RUNPATH": 29}
-_MAX_NEEDED = 4096
+_MAX_NEEDED = 1024
 """More DT_NEEDED entries than this make the object unreadable: real libraries have a few
 dozen (docs/reliability.md), and each entry costs a resolution in every check."""
 _MAX_NAME = 1 << 16

@@ -53,18 +53,21 @@ class Limits:
     huge runs of zeros no library needs.
     """
 
-    max_member_size: int = 8 << 30
-    max_total_size: int = 32 << 30
+    max_member_size: int = 4 << 30
+    """The largest member of the corpus is 749 MB (libcublasLt.so.12)."""
+    max_total_size: int = 8 << 30
+    """The largest inflated total of the corpus is 1.91 GB (flashinfer-cubin); torch 1.14 GB."""
     max_ratio: float = 200.0
     ratio_floor: int = 8 << 20
-    """Members smaller than this are not held to ``max_ratio`` (tiny text compresses well)."""
-    max_archive_ratio: float = 50.0
+    """Members smaller than this are not held to ``max_ratio`` (tiny text compresses well;
+    real members under it reach 234)."""
+    max_archive_ratio: float = 40.0
     """Inflated bytes of all members over the file's size. Published wheels stay under 7
-    (flashinfer-python 6.8, torch 2.1, flashinfer-cubin 4.2: docs/reliability.md); members
+    (flashinfer-python 7.0, torch 2.1, flashinfer-cubin 4.2: docs/reliability.md); members
     just under ``ratio_floor`` each could otherwise add up to a bomb."""
-    archive_ratio_floor: int = 1 << 30
+    archive_ratio_floor: int = 256 << 20
     """Archives inflating to less than this are not held to ``max_archive_ratio``."""
-    max_members: int = 200_000
+    max_members: int = 100_000
     """flashinfer-cubin, the largest member count of the corpus, has 16,017."""
     max_central_size: int = 64 << 20
     """Bytes of central directory read into memory at open (torch's is 2 MB)."""
@@ -189,6 +192,7 @@ class WheelArchive:
         if len(entries) > limits.max_members:
             raise InvalidWheel(self.path, f"{len(entries)} members exceed the limit")
         total = 0
+        directories: list[ArchivePath] = []
         for info in entries:
             name = info.filename
             # Checked before the directory skip: an installer creates directories too, so a
@@ -205,6 +209,7 @@ class WheelArchive:
                 if info.file_size:
                     raise InvalidWheel(self.path, f"directory entry {name!r} holds "
                                        f"{info.file_size} bytes of data")
+                directories.append(path)
                 continue  # directory entries carry no payload; some tools write them
             if path in infos:
                 raise InvalidWheel(self.path, f"duplicate member name {name!r}")
@@ -225,6 +230,10 @@ class WheelArchive:
                 )
             total += info.file_size
             infos[path] = info
+        for d in directories:
+            if d in infos:
+                raise InvalidWheel(self.path, f"directory entry {d + '/'!r} names the file "
+                                   f"{d!r} too")
         if total > limits.max_total_size:
             raise InvalidWheel(
                 self.path, f"members total {total} bytes, over the limit (zip bomb guard)"

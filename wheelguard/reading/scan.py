@@ -32,6 +32,7 @@ from wheelguard.formats.elf_image import ElfImage
 from wheelguard.model import ArchivePath, Binary, Member, Wheel
 from wheelguard.reading.archive import Extent, Limits, RawReader, WheelArchive, urlsafe_digest
 from wheelguard.reading.distinfo import (
+    dist_info_files,
     find_dist_info,
     read_metadata,
     read_record,
@@ -69,6 +70,7 @@ def scan_wheel(
             metadata_fields, requires = read_metadata(archive, path, dist_info)
             wheel_fields = read_wheel_file(archive, path, dist_info)
             record = read_record(archive, path, dist_info)
+            files = dist_info_files(archive, dist_info)
             members, binaries, unreadable = scan.result()
     return Wheel(
         path=path,
@@ -85,6 +87,7 @@ def scan_wheel(
         members=members,
         binaries=binaries,
         unreadable_binaries=unreadable,
+        dist_info_files=files,
     )
 
 

@@ -33,9 +33,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from wheelguard import __version__
 from wheelguard.audit import AuditOptions, audit_wheel
 from wheelguard.checks.context import AuditContext
-from wheelguard.errors import RepairError
+from wheelguard.errors import InvalidWheel, RepairError
 from wheelguard.formats import parse_native
-from wheelguard.model import ArchivePath, Finding, Wheel
+from wheelguard.model import ArchivePath, Finding, Severity, Wheel
 from wheelguard.policy.decide import decide
 from wheelguard.policy.schema import PolicySet
 from wheelguard.reading.archive import WheelArchive, urlsafe_digest
@@ -49,6 +49,7 @@ from wheelguard.repair.plan import (
     make_plan,
 )
 from wheelguard.repair.zipwrite import DateTime, ZipWriter, source_date_epoch
+from wheelguard.rules import RULES
 from wheelguard.util.fs import atomic_binary_output, scratch_dir
 from wheelguard.util.printable import visible
 
@@ -111,6 +112,7 @@ def repair_wheel(
     source_date_epoch(env)  # a malformed value stops the run before any work
     _refuse_same_file(source, Path(out_dir) / source.name)
     wheel, _ctx, findings, plan = plan_wheel(source, policies, python=python, progress=progress)
+    _refuse_uninstallable(source, findings)
     if plan.failures:
         raise RepairError(
             f"{wheel.filename}: cannot repair under policies {', '.join(policies.names)}:\n  "
@@ -138,6 +140,18 @@ def repair_wheel(
 
 
 # ---- changed members ----------------------------------------------------------------------
+
+
+def _refuse_uninstallable(source: Path, findings: tuple[Finding, ...]) -> None:
+    """A wheel no installer takes is not written anew: the rules table says which findings
+    mean that (``blocks_repair``), unless the policy waived them."""
+    blocking = [f for f in findings if RULES[f.check].blocks_repair
+                and f.severity >= Severity.ERROR and f.waived is None]
+    if blocking:
+        shown = "; ".join(f"{f.check} {f.path + ': ' if f.path else ''}{f.message}"
+                          for f in blocking[:5])
+        more = f" (and {len(blocking) - 5} more)" if len(blocking) > 5 else ""
+        raise InvalidWheel(str(source), f"not installable, so not repaired: {shown}{more}")
 
 
 def _refuse_same_file(source: Path, target: Path) -> None:
