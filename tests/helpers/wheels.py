@@ -62,6 +62,8 @@ class RecordTweaks:
     """RECORD lists a hash and size for itself (it must leave both empty)."""
     raw: bytes | None = None
     """Use these bytes as RECORD verbatim (for rows a csv writer would not produce)."""
+    extra_raw: bytes = b""
+    """Bytes appended to the generated RECORD (a row in another encoding)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def wheel_files(
     else:
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows(rows)
-        record_bytes = out.getvalue().encode("utf-8")
+        record_bytes = out.getvalue().encode("utf-8") + record.extra_raw
     entries = [ZipEntry(p, members[p], mode=_mode(p)) for p in ordered]
     entries.append(ZipEntry(record_path, files.get(record_path, record_bytes)))
     return entries

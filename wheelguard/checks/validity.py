@@ -161,11 +161,11 @@ def _wheel_file(wheel: Wheel) -> Iterator[Finding]:
     named = {str(t) for t in wheel.tags}
     if bad or declared != named:
         missing, extra = sorted(named - declared), sorted(declared - named)
-        parts = [f"lacks {', '.join(missing)}"] if missing else []
-        parts += [f"adds {', '.join(extra)}"] if extra else []
-        parts += [f"has unreadable Tag lines {bad!r}"] if bad else []
-        yield RULES["WG506"].finding(subject, "WHEEL's Tag lines " + "; ".join(parts) +
-                                     " (against the file name)",
+        parts = [f"lack {', '.join(missing)}"] if missing else []
+        parts += [f"add {', '.join(extra)}"] if extra else []
+        parts += [f"include unreadable lines {bad!r}"] if bad else []
+        yield RULES["WG506"].finding(subject, "the Tag lines " + "; ".join(parts) +
+                                     " (against the file name's tags)",
                                      data={"missing": missing, "extra": extra})
 
 
@@ -176,10 +176,11 @@ def _directories(wheel: Wheel) -> Iterator[Finding]:
     stem = wheel.dist_info.removesuffix(".dist-info")
     name, _, version = stem.rpartition("-")
     if not _same_project(name, version, wheel):
+        why = ("pip and installer refuse another project's" if canonicalize_name(name) !=
+               wheel.name else "the installed metadata then names another version")
         yield RULES["WG507"].finding(
             WheelSubject(), f"{wheel.dist_info} is not the .dist-info directory of "
-            f"{wheel.name} {wheel.version} (installer refuses another project's)",
-            data={"directory": wheel.dist_info})
+            f"{wheel.name} {wheel.version} ({why})", data={"directory": wheel.dist_info})
     datas = sorted({m.path.split("/", 1)[0] for m in wheel.members
                     if m.path.split("/", 1)[0].endswith(".data") and "/" in m.path})
     for d in datas:
