@@ -23,6 +23,7 @@ import json
 import os
 import posixpath
 import stat
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +122,11 @@ def repair_wheel(
     target = Path(out_dir) / wheel.filename
     _refuse_same_file(source, target)
     size_before = source.stat().st_size
+    # Work files go beside the output (a killed run's are removed by the next one there); a
+    # dry run writes nothing there, so its go to the system's temporary directory.
+    scratch = Path(tempfile.gettempdir()) if dry_run else Path(out_dir)
     with WheelArchive(source) as archive:
-        contents, steps = _changed_members(archive, wheel, plan, env, Path(out_dir))
+        contents, steps = _changed_members(archive, wheel, plan, env, scratch)
         changed = bool(plan.drops or contents)
         log = _repair_log(archive, wheel, policies, steps) if changed else None
         if log is not None:
@@ -167,14 +171,14 @@ def _refuse_same_file(source: Path, target: Path) -> None:
 
 def _changed_members(
     archive: WheelArchive, wheel: Wheel, plan: RepairPlan, env: Mapping[str, str],
-    out_dir: Path,
+    scratch: Path,
 ) -> tuple[dict[str, bytes], tuple[Step, ...]]:
     """New bytes of every member the plan changes, and the steps that changed something."""
     contents: dict[str, bytes] = {}
     if plan.elf:
         # In the output directory, not /tmp: a run killed here leaves its scratch where the
         # next run into that directory removes it (util.fs.remove_stale).
-        with scratch_dir(out_dir) as tmp:
+        with scratch_dir(scratch) as tmp:
             for edit in plan.elf:
                 contents[edit.path] = _edit_elf(archive, wheel, edit, tmp, env)
     metadata_path = f"{wheel.dist_info}/METADATA"
