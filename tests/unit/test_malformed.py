@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import stat
-import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +20,6 @@ from helpers.fixtures import BuiltFixture
 from helpers.wheels import (
     RecordTweaks,
     ZipEntry,
-    central_entries,
     member_data_span,
     patch_central,
     patch_member,

@@ -286,3 +286,32 @@ def test_what_wheelguard_writes_pip_and_installer_install(tmp_path: Path) -> Non
     assert installed == shipped
     assert {f"demo/{name}.txt" for name in _ODD} <= installed
     assert "demo/3rdparty/tvm/src/runtime.cc" not in installed  # the plan dropped it
+
+
+# ---- text from a wheel is shown, never obeyed ------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("libfoo.so", "libfoo.so"),
+    ("lib\x1b[31mred\x1b[0m.so", "lib\\x1b[31mred\\x1b[0m.so"),
+    ("a\nFORGED: ok", "a\\nFORGED: ok"),
+    ("evil\u202eos.so", "evil\\u202eos.so"),
+    ("caf\u00e9 \u65e5\u672c", "caf\u00e9 \u65e5\u672c"),
+])
+def test_visible_escapes_what_a_terminal_would_obey(text: str, shown: str) -> None:
+    from wheelguard.util.printable import visible
+
+    assert visible(text) == shown
+
+
+@pytest.mark.parametrize("text", ["[bold red]x[/]", "x[/]", "a\\", ":smile: [link=x]y[/link]",
+                                  "\x1b]8;;http://e\x07z"])
+def test_markup_prints_literally(text: str) -> None:
+    from rich.console import Console
+
+    from wheelguard.util.printable import markup, visible
+
+    console = Console(width=200, force_terminal=False, emoji=False)
+    with console.capture() as capture:
+        console.print(f"[dim]{markup(text)}[/]", highlight=False)
+    assert capture.get().rstrip("\n") == visible(text)

@@ -24,12 +24,8 @@ def visible(text: str) -> str:
 
 
 def _escape(c: str) -> str:
-    o = ord(c)
-    if o < 0x100:
-        return f"\\x{o:02x}"
-    if o < 0x10000:
-        return f"\\u{o:04x}"
-    return f"\\U{o:08x}"
+    """The escape Python's repr writes for a non-printable character (\n, \x1b, \u202e)."""
+    return repr(c)[1:-1]
 
 
 def markup(text: str) -> str:
