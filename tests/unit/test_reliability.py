@@ -315,3 +315,25 @@ def test_markup_prints_literally(text: str) -> None:
     with console.capture() as capture:
         console.print(f"[dim]{markup(text)}[/]", highlight=False)
     assert capture.get().rstrip("\n") == visible(text)
+
+
+# ---- published wheels stay readable -------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["numpy-musllinux", "opencv-headless-linux", "pillow-linux",
+                                 "markupsafe-linux", "psutil-linux"])
+def test_published_binaries_stay_readable(key: str) -> None:
+    """The bounds on crafted binaries must not refuse real ones: these wheels hold 64-bit
+    ``.note.gnu.property`` notes (8-aligned), musl and manylinux libraries, debug sections
+    (all readable before the bounds; tests/corpus, skipped when not cached)."""
+    from corpus.fetch import path_of
+
+    from wheelguard.reading.scan import scan_wheel
+
+    try:
+        path = path_of(key)
+    except FileNotFoundError:
+        pytest.skip(f"{key} is not cached (python tests/corpus/fetch.py --only {key})")
+    wheel = scan_wheel(path)
+    assert wheel.binaries
+    assert not wheel.unreadable_binaries

@@ -299,9 +299,11 @@ def _build_id(elf: ELFFile, data: bytes | mmap.mmap, sections: dict[str, Section
         while at + 12 <= stop:
             namesz, descsz, kind = struct.unpack_from(end + "III", data, at)
             name_at = at + 12
-            desc_at = name_at + _padded(namesz, align)
-            after = desc_at + _padded(descsz, align)
-            if after > stop:
+            # Name and descriptor each start at the section's alignment (8 for the 64-bit
+            # .note.gnu.property): padding is to offsets, not to the field lengths.
+            desc_at = start + _padded(name_at + namesz - start, align)
+            after = start + _padded(desc_at + descsz - start, align)
+            if desc_at + descsz > stop:  # the last note's padding may be left out
                 msg = f"a note in {sec.name} claims {namesz + descsz} bytes past its section"
                 raise ElfParseError(msg)
             if found is None and kind == _NT_GNU_BUILD_ID and \
