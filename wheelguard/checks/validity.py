@@ -69,8 +69,9 @@ def _metadata(wheel: Wheel) -> Iterator[Finding]:
         return
     raw, unparsed = parse_email(data)
     errors, warnings = _validate(raw)
-    for field in _REQUIRED:
-        if field.replace("-", "_") in unparsed or field in unparsed:
+    for field in _REQUIRED:  # given twice, or not as text: parse_email sets it aside
+        if (field.replace("-", "_") in unparsed or field in unparsed) and \
+                all(f != field for f, _m in errors):
             errors.append((field, f"{field} could not be parsed"))
     for field, message in errors:
         yield RULES["WG502"].finding(subject, f"METADATA: {message}",

@@ -45,8 +45,6 @@ __all__ = [
     "urlsafe_digest",
 ]
 
-_CHUNK = 1 << 20
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
