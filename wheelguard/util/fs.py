@@ -90,7 +90,7 @@ def atomic_binary_output(target: Path, *, mode: int | None = None) -> Iterator[I
             yield cast("IO[bytes]", _Guarded(f, target))
             with _failure(target):
                 f.flush()
-                if mode is not None:
+                if mode is not None and hasattr(os, "fchmod"):
                     os.fchmod(f.fileno(), mode)
                 os.fsync(f.fileno())
         with _failure(target):
