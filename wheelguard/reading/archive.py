@@ -108,7 +108,8 @@ class WheelArchive:
         except BaseException:
             self.close()
             raise
-        self._extents = {e.path: e for e in self.extents()}
+        self._extent_list = self._make_extents()
+        self._extents = {e.path: e for e in self._extent_list}
 
     def _open_zip(self, fd: int) -> zipfile.ZipFile:
         """zipfile over the same open file, after the end record has been checked: its size
@@ -226,6 +227,9 @@ class WheelArchive:
 
     def extents(self) -> tuple[Extent, ...]:
         """Every member's place in the file, in file order (what :class:`RawReader` reads)."""
+        return self._extent_list
+
+    def _make_extents(self) -> tuple[Extent, ...]:
         infos = sorted(self._infos.items(), key=lambda kv: kv[1].header_offset)
         directory = int(getattr(self._zip, "start_dir", 0)) or Path(self.path).stat().st_size
         ends = [info.header_offset for _, info in infos[1:]] + [directory]
