@@ -67,7 +67,15 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except (RepairError, InvalidWheel, OutputError) as e:
             errors.append(e)
             continue
-        _report(result, policies, verbose=args.verbose, python=args.python_version)
+        try:
+            _report(result, policies, verbose=args.verbose, python=args.python_version)
+        except InvalidWheel as e:
+            # The output does not read back: never leave such a wheel where a later step
+            # (cibuildwheel, an upload) would take it.
+            if result.output is not None:
+                result.output.unlink(missing_ok=True)
+            errors.append(RepairError(f"{w}: the repaired wheel does not read back, so it was "
+                                      f"removed: {e.reason}"))
     if not errors:
         return 0
     if len(errors) == 1 and len(wheels) == 1:
