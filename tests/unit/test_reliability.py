@@ -356,3 +356,29 @@ def test_published_binaries_stay_readable(key: str) -> None:
     wheel = scan_wheel(path)
     assert wheel.binaries
     assert not wheel.unreadable_binaries
+
+
+def test_an_output_that_does_not_read_back_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-audit of a repaired wheel is the last check before cibuildwheel takes it: a
+    wheel it refuses is removed, never left in -w (the seam: the reader refusing the output)."""
+    from helpers.cli import run_inprocess
+
+    import wheelguard.audit
+    from wheelguard.errors import InvalidWheel
+
+    real = wheelguard.audit.audit_wheel
+    out = tmp_path / "out"
+
+    def refuse_outputs(path: str | Path, *args: object, **kw: object) -> object:
+        if Path(path).parent == out:
+            raise InvalidWheel(str(path), "member 'x' is corrupt (simulated)")
+        return real(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(wheelguard.audit, "audit_wheel", refuse_outputs)
+    src = _odd_wheel(tmp_path / "in")
+    rc, _out, err = run_inprocess(["repair", "-w", str(out), str(src)])
+    assert rc == 3
+    assert "does not read back, so it was removed" in err
+    assert not list(out.glob("*.whl"))
