@@ -77,6 +77,35 @@ def run_zip(data: bytes) -> None:
         assert f.check.startswith("WG"), f
 
 
+_DIST_FILES = ("METADATA", "WHEEL", "RECORD", "entry_points.txt")
+
+
+def run_distinfo(data: bytes) -> None:
+    """A well-formed archive whose .dist-info files are the fuzzer's bytes (split at
+    ``\x00\x00``: METADATA, WHEEL, RECORD, entry_points.txt, then member names): the parsers
+    of METADATA, WHEEL, RECORD and entry points, and the installability checks, see anything."""
+    import zipfile as zf_module
+
+    parts = data.split(b"\x00\x00")
+    dist = "demo-1.0.dist-info"
+    members: dict[str, bytes] = {}
+    for name, content in zip(_DIST_FILES, parts, strict=False):
+        members[f"{dist}/{name}"] = content
+    for raw in parts[len(_DIST_FILES):][:16]:
+        name = raw.decode("utf-8", "replace").replace("\x00", "")[:200] or "x"
+        members.setdefault(f"demo/{name}", raw)
+    for required in ("METADATA", "WHEEL", "RECORD"):
+        members.setdefault(f"{dist}/{required}", b"")
+    buf = io.BytesIO()
+    try:
+        with zf_module.ZipFile(buf, "w", zf_module.ZIP_DEFLATED) as zf:
+            for path, content in members.items():
+                zf.writestr(path, content)
+    except (ValueError, UnicodeEncodeError):  # a name zipfile itself cannot write
+        return
+    run_zip(buf.getvalue())
+
+
 # ---- binary adapters -----------------------------------------------------------------------
 
 
@@ -312,6 +341,26 @@ def _seeds_glob() -> list[bytes]:
     return [f"{p}\x00{n}".encode() for p, n in pairs]
 
 
+def _seeds_distinfo() -> list[bytes]:
+    valid = [b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: numpy>=1\n",
+             b"Wheel-Version: 1.0\nGenerator: fuzz\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+             b"demo/a.py,sha256=AAAA,3\ndemo-1.0.dist-info/RECORD,,\n",
+             b"[console_scripts]\ndemo = demo.cli:main [extra]\n", b"a.py", b"sub/b.txt"]
+    out = [b"\x00\x00".join(valid)]
+    for p in _hostile_files():
+        if p.suffix == ".whl":
+            try:
+                with zipfile.ZipFile(p) as zf:
+                    files = {n.rsplit("/", 1)[-1]: n for n in zf.namelist()
+                             if ".dist-info/" in n}
+                    out.append(b"\x00\x00".join(
+                        zf.read(files[f]) if f in files else b"" for f in _DIST_FILES))
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError,
+                    RuntimeError, KeyError):
+                continue
+    return list(dict.fromkeys(out))[:80]
+
+
 def _seeds_repair() -> list[bytes]:
     import random
 
@@ -320,6 +369,8 @@ def _seeds_repair() -> list[bytes]:
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("zip", run_zip, _seeds_zip, "the zip reader and everything audit does with a wheel"),
+    Target("distinfo", run_distinfo, _seeds_distinfo, "METADATA, WHEEL, RECORD and entry "
+           "points of any content in a well-formed archive, and the installability checks"),
     Target("elf", run_native, _seeds_elf, "the ELF adapter (loader view, then pyelftools)"),
     Target("elf-image", run_elf_image, _seeds_elf, "the sparse ELF image the scanner streams"),
     Target("macho", run_native, _seeds_macho, "Mach-O (thin and fat): header walk, then lief"),
