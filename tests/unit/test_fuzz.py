@@ -320,3 +320,11 @@ def test_expected_refusals_are_not_crashes() -> None:
     targets.run_zip(b"not a zip")
     targets.run_policy(b"[[rule]\n")
     targets.run_native(b"\x7fELF" + bytes(60))
+
+
+def test_found_by_fuzzing_non_ascii_wheel_header_values() -> None:
+    """distinfo, atheris: a WHEEL value holding a non-UTF-8 byte is an email ``Header`` object,
+    not a str (the compat32 policy); the installability check called ``.strip()`` on it."""
+    wheel_file = b"Wheel-Version: 1.0\nRoot-Is-Purelib: tru\xe9\nTag: py3-none-\xffany\n"
+    metadata = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+    targets.run_distinfo(b"\x00\x00".join([metadata, wheel_file, b"", b""]))

@@ -133,7 +133,8 @@ def _wheel_file(wheel: Wheel) -> Iterator[Finding]:
         yield RULES["WG505"].finding(subject, "WHEEL is not UTF-8", data={"field": "encoding"})
         return
     msg = BytesParser().parsebytes(data)
-    version = (msg.get("Wheel-Version") or "").strip()
+    # str(): with the compat32 policy a value holding non-ASCII bytes is an email Header.
+    version = str(msg.get("Wheel-Version") or "").strip()
     major = version.split(".", 1)[0]
     if not re.fullmatch(r"\d+\.\d+", version):
         yield RULES["WG505"].finding(subject, f"Wheel-Version {version!r} is not MAJOR.MINOR",
@@ -142,7 +143,7 @@ def _wheel_file(wheel: Wheel) -> Iterator[Finding]:
         yield RULES["WG505"].finding(subject, f"Wheel-Version {version} has major version "
                                      f"{major}; pip and installer read only 1.x",
                                      data={"field": "Wheel-Version"})
-    purelib = [p.strip().lower() for p in msg.get_all("Root-Is-Purelib") or []]
+    purelib = [str(p).strip().lower() for p in msg.get_all("Root-Is-Purelib") or []]
     if not purelib or purelib[0] not in ("true", "false"):
         shown = repr(purelib[0]) if purelib else "missing"
         yield RULES["WG505"].finding(subject, f"Root-Is-Purelib is {shown}, not true or false",
@@ -154,11 +155,11 @@ def _wheel_file(wheel: Wheel) -> Iterator[Finding]:
                                      data={"field": "Root-Is-Purelib"}, severity=Severity.WARNING)
     declared: set[str] = set()
     bad: list[str] = []
-    for line in msg.get_all("Tag") or []:
+    for line in (str(t).strip() for t in msg.get_all("Tag") or []):
         try:
-            declared.update(str(t) for t in parse_tag(line.strip()))
+            declared.update(str(t) for t in parse_tag(line))
         except ValueError:
-            bad.append(line.strip())
+            bad.append(line)
     named = {str(t) for t in wheel.tags}
     if bad or declared != named:
         missing, extra = sorted(named - declared), sorted(declared - named)
