@@ -323,8 +323,8 @@ def test_expected_refusals_are_not_crashes() -> None:
 
 
 def test_found_by_fuzzing_non_ascii_wheel_header_values() -> None:
-    """distinfo, atheris: a WHEEL value holding a non-UTF-8 byte is an email ``Header`` object,
+    """distinfo, atheris: a WHEEL value holding non-ASCII UTF-8 is an email ``Header`` object,
     not a str (the compat32 policy); the installability check called ``.strip()`` on it."""
-    wheel_file = b"Wheel-Version: 1.0\nRoot-Is-Purelib: tru\xe9\nTag: py3-none-\xffany\n"
+    wheel_file = "Wheel-Version: 1.0\nRoot-Is-Purelib: tru\u00e9\nTag: py3\u04cdnone-any\n".encode()
     metadata = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
     targets.run_distinfo(b"\x00\x00".join([metadata, wheel_file, b"", b""]))
