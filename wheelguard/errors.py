@@ -25,6 +25,7 @@ __all__ = [
     "InvalidConfig",
     "InvalidPolicy",
     "InvalidWheel",
+    "OutputError",
     "RepairError",
     "SmokeError",
     "UsageError",
@@ -49,7 +50,10 @@ class InvalidWheel(WheelguardError, ValueError):
     """
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        from wheelguard.util.printable import visible
+
+        # One line whatever the path holds: a newline in a file name must not forge a line.
+        super().__init__(f"{visible(path)}: {reason}")
         self.path = path
         self.reason = reason
 
@@ -75,6 +79,9 @@ class InvalidConfig(WheelguardError, ValueError):
         self.problems = list(problems)
         super().__init__(self.problems[0] if len(self.problems) == 1
                          else "\n  " + "\n  ".join(self.problems))
+class OutputError(WheelguardError, OSError):
+    """An output cannot be written (read-only or full file system, a path component that is a
+    file); nothing partial was left at the output path."""
 
 
 class RepairError(WheelguardError, RuntimeError):

@@ -324,9 +324,6 @@ class Binary:
     pe: PEFacts | None = None
     debug_bytes: int = 0
     """Bytes of those DWARF sections in the file (0 where the adapter does not measure them)."""
-    damage: str | None = None
-    """Why part of the file could not be read although the loader's view (ELF header,
-    program headers, dynamic segment) could: e.g. unreadable section headers."""
 
     @property
     def search_path(self) -> tuple[str, ...]:
@@ -699,6 +696,9 @@ class Wheel:
     record_digests: Mapping[str, str] = field(default_factory=lambda: freeze_mapping({}))
     """For members RECORD hashes with another algorithm than sha256: ``algo=digest`` of the
     member's bytes in that algorithm (urlsafe base64, no padding), as RECORD writes it."""
+    dist_info_files: Mapping[str, bytes] = field(default_factory=lambda: freeze_mapping({}))
+    """The bytes of METADATA, WHEEL, RECORD and entry_points.txt (when present), by file name,
+    as the archive holds them: the installability checks parse them as installers do."""
 
     _index: Mapping[str, Member] = field(init=False, repr=False, compare=False)
 
@@ -706,6 +706,7 @@ class Wheel:
         # Built once with the value; frozen dataclasses allow this only through object.
         object.__setattr__(self, "metadata_fields", freeze(self.metadata_fields))
         object.__setattr__(self, "wheel_fields", freeze_mapping(self.wheel_fields))
+        object.__setattr__(self, "dist_info_files", freeze_mapping(self.dist_info_files))
         object.__setattr__(
             self, "_index", types.MappingProxyType({m.path: m for m in self.members})
         )

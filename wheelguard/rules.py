@@ -72,6 +72,9 @@ class Rule:
     unchecked: bool = False
     """Its findings say that part of the check could not be done (a provider wheel that
     could not be read): the checklist item is then *not checked*, whatever the severity."""
+    blocks_repair: bool = False
+    """An error finding of this rule means no installer can take the wheel, and nothing a
+    repair does fixes it: ``repair`` refuses such a wheel instead of writing it anew."""
 
     def __post_init__(self) -> None:
         assert self.item in _ITEM_IDS, self.item
@@ -267,8 +270,8 @@ _ALL = (
          "A native library carries DWARF debug sections.",
          "Build Release (or strip with `strip --strip-debug`); ship debug info separately."),
     Rule("WG405", "unreadable-binary", E, "member", "integrity", _NONE,
-         "A member has native magic bytes but its headers cannot be read: the loader cannot "
-         "map it either.",
+         "A member has native magic bytes but cannot be parsed (truncated, corrupt, or tables "
+         "that point outside the file or loop): the loader would refuse it too.",
          "Check the build; a truncated library fails at import time."),
     Rule("WG420", "dsym-bundle", W, "tree", "contents", _REMOVABLE,
          "The wheel ships a .dSYM bundle: the DWARF debug companion of a library, which dyld "
@@ -284,24 +287,67 @@ _ALL = (
          "for one machine, not for a manylinux/musllinux baseline).",
          "Repair it into a manylinux wheel (auditwheel repair, or wheelguard repair) or "
          "build in a manylinux image."),
-    Rule("WG407", "dist-info-mismatch", E, "wheel", "integrity", _NONE,
-         "The .dist-info directory's name or version differs from the wheel file name's: "
-         "installers refuse such a wheel.",
-         "Rename the file after the metadata (or rebuild); do not rename wheels by hand."),
     Rule("WG408", "deliberate-tree", N, "tree", "contents", _REMOVABLE,
          "A tree of sources or build files that the package ships on purpose: sources its "
          "Python code compiles at run time, a CMake package for downstream builds, static "
          "archives and headers of a library wheel.",
          "Nothing to do if the project needs them; a policy can keep or strip them."),
-    Rule("WG409", "damaged-sections", W, "member", "integrity", _NONE,
-         "A binary's section headers (symbols, versions, debug info) cannot be read although "
-         "its program headers can: the loader maps it, but tools that read sections (strip, "
-         "patchelf, auditwheel) fail on it.",
-         "Rebuild it; do not post-process binaries with tools that rewrite headers blindly."),
     # 5xx: archive integrity
     Rule("WG501", "record-mismatch", E, "member", "integrity", _NONE,
          "RECORD does not match the archive: a missing or extra entry, or a wrong hash or size.",
          "Regenerate RECORD from the bytes written (wheelguard repair does)."),
+    # 502-529: installability, as pip and pypa/installer judge it (checks/validity.py)
+    Rule("WG502", "metadata-invalid", E, "member", "integrity", _NONE,
+         "METADATA cannot be read as core metadata: empty, not UTF-8, or its Metadata-Version, "
+         "Name or Version is missing or invalid.",
+         "Rebuild with a current build backend; check what writes METADATA.",
+         blocks_repair=True),
+    Rule("WG503", "metadata-field-invalid", W, "member", "integrity", _NONE,
+         "A METADATA field other than Name and Version is invalid for packaging's validating "
+         "parser (a field newer than the declared Metadata-Version, a malformed value).",
+         "Update the build backend, or declare the Metadata-Version the fields need."),
+    Rule("WG504", "metadata-mismatch", E, "member", "integrity", _NONE,
+         "METADATA's Name or Version is not the one in the wheel's file name.",
+         "Rename nothing by hand: rebuild, so that file name and metadata come from one source.",
+         blocks_repair=True),
+    Rule("WG505", "wheel-file-invalid", E, "member", "integrity", _NONE,
+         "The WHEEL file is unreadable, its Wheel-Version major is not 1, or Root-Is-Purelib "
+         "is missing or neither true nor false.",
+         "Rebuild with a current build backend (it writes WHEEL); do not edit WHEEL by hand.",
+         blocks_repair=True),
+    Rule("WG506", "wheel-tags-mismatch", W, "member", "integrity", _NONE,
+         "The Tag lines of WHEEL are not the tags of the wheel's file name.",
+         "Retag with `wheel tags` or auditwheel (they rewrite both), not by renaming the file."),
+    Rule("WG507", "dist-info-mismatch", E, "wheel", "integrity", _NONE,
+         "The .dist-info (or .data) directory is named for another project or version than "
+         "the wheel's file name.",
+         "Rebuild; a renamed wheel file keeps the old directory names.",
+         blocks_repair=True),
+    Rule("WG508", "data-scheme-unknown", E, "member", "integrity", _NONE,
+         "A member under <name>.data/ names a scheme other than purelib, platlib, headers, "
+         "scripts or data; pip and installer refuse the wheel.",
+         "Install the file under one of the five schemes.",
+         blocks_repair=True),
+    Rule("WG509", "entry-points-invalid", E, "member", "integrity", _NONE,
+         "entry_points.txt cannot be parsed, or a console or GUI script is not "
+         "module:attribute; pip and installer fail on it.",
+         "Declare scripts as `name = package.module:function`.",
+         blocks_repair=True),
+    Rule("WG510", "path-conflict", E, "member", "integrity", _NONE,
+         "A member's path is also a directory of other members: installing one fails on the "
+         "other.",
+         "Rename one of them in the build.",
+         blocks_repair=True),
+    Rule("WG511", "path-case-collision", E, "member", "integrity", _NONE,
+         "Two member paths differ only in case or Unicode normalization: on macOS and Windows "
+         "they are one file and one is lost (a warning for wheels only Linux installs).",
+         "Rename one of them in the build.",
+         blocks_repair=True),
+    Rule("WG512", "record-unreadable", E, "member", "integrity", _NONE,
+         "RECORD is not UTF-8, or a row reads differently line by line (as pip and installer "
+         "read it) than as CSV.",
+         "Regenerate RECORD (wheelguard repair does).",
+         blocks_repair=False),
     # 6xx: size
     Rule("WG601", "size-budget", E, "wheel", "size", _NONE,
          "The wheel is larger than the size budget.",

@@ -154,6 +154,7 @@ def _pseudo_random(n: int) -> bytes:
 
 
 INIT = {"demo/__init__.py": b'"""demo package."""\n'}
+DIST = "demo-1.0.dist-info"
 
 
 def damaged_sections(data: bytes) -> bytes:
@@ -181,6 +182,10 @@ class WheelFixture:
     record: RecordTweaks | None = None
     args: tuple[str, ...] = ()
     """Extra ``wheelguard audit`` options the snapshot is taken with."""
+    version: str = "1.0"
+    """The version METADATA and the .dist-info directory carry."""
+    filename: str | None = None
+    """The wheel's file name, when it is not ``demo-<version>-<tag>.whl``."""
     needs_glibc: tuple[int, int] | None = None
     """The host glibc the fixture's libraries must be linked against to show the defect."""
     native: bool = False
@@ -414,12 +419,12 @@ FIXTURES: tuple[WheelFixture, ...] = (
         expect=frozenset({"WG406"}),
     ),
     WheelFixture(
-        name="wg407_dist_info_mismatch",
+        name="wg507_other_project",
         description="demo-1.0-*.whl holding other-2.0.dist-info (a wheel renamed by hand)",
         files=lambda _L: {"other/__init__.py": b""},
         dist_name="other",
         dist_version="2.0",
-        expect=frozenset({"WG407"}),
+        expect=frozenset({"WG504", "WG507"}),
     ),
     WheelFixture(
         name="wg408_deliberate_tree",
@@ -433,10 +438,10 @@ FIXTURES: tuple[WheelFixture, ...] = (
         expect=frozenset({"WG408"}),
     ),
     WheelFixture(
-        name="wg409_damaged_sections",
+        name="wg405_damaged_sections",
         description="a library whose section-header offset points past its end",
         files=lambda L: {**INIT, "demo/lib/libdemo.so": damaged_sections(L["libdemo.so"])},
-        expect=frozenset({"WG409"}),
+        expect=frozenset({"WG405"}),
     ),
     WheelFixture(
         name="wg501_record_mismatch",
@@ -447,6 +452,75 @@ FIXTURES: tuple[WheelFixture, ...] = (
                             wrong_size=frozenset({"demo/c.py"}), extra=("demo/gone.py",),
                             self_hash=True),
         expect=frozenset({"WG501"}),
+    ),
+    WheelFixture(
+        name="wg502_metadata_invalid",
+        description="METADATA without a Version field",
+        files=lambda _L: {**INIT, f"{DIST}/METADATA": b"Metadata-Version: 2.1\nName: demo\n"},
+        expect=frozenset({"WG502"}),
+    ),
+    WheelFixture(
+        name="wg503_metadata_field_invalid",
+        description="License-File (a Metadata-Version 2.4 field) under Metadata-Version 2.1",
+        files=lambda _L: {**INIT, "demo/LICENSE": b"MIT\n", f"{DIST}/METADATA": (
+            b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nLicense-File: LICENSE\n")},
+        expect=frozenset({"WG503"}),
+    ),
+    WheelFixture(
+        name="wg507_dist_info_mismatch",
+        description="a 2.0 build renamed to demo-1.0-...whl: METADATA and .dist-info say 2.0",
+        files=lambda _L: dict(INIT),
+        version="2.0",
+        filename=f"demo-1.0-{DEFAULT_TAG}.whl",
+        expect=frozenset({"WG504", "WG507"}),
+    ),
+    WheelFixture(
+        name="wg505_wheel_file_invalid",
+        description="WHEEL of Wheel-Version 2.0 without Root-Is-Purelib",
+        files=lambda _L: {**INIT, f"{DIST}/WHEEL": (
+            f"Wheel-Version: 2.0\nGenerator: hand\nTag: {DEFAULT_TAG}\n".encode())},
+        expect=frozenset({"WG505"}),
+    ),
+    WheelFixture(
+        name="wg506_wheel_tags_mismatch",
+        description="WHEEL says linux_x86_64, the file name manylinux_2_17_x86_64",
+        files=lambda _L: {**INIT, f"{DIST}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: false\n"
+            b"Tag: cp312-abi3-linux_x86_64\n")},
+        expect=frozenset({"WG506"}),
+    ),
+    WheelFixture(
+        name="wg508_data_scheme_unknown",
+        description="a file under demo-1.0.data/etc/ (no such install scheme)",
+        files=lambda _L: {**INIT, "demo-1.0.data/etc/demo.conf": b"x = 1\n"},
+        expect=frozenset({"WG508"}),
+    ),
+    WheelFixture(
+        name="wg509_entry_points_invalid",
+        description="a console script 'demo = demo:' (no function)",
+        files=lambda _L: {**INIT, f"{DIST}/entry_points.txt":
+                          b"[console_scripts]\ndemo = demo:\n"},
+        expect=frozenset({"WG509"}),
+    ),
+    WheelFixture(
+        name="wg510_path_conflict",
+        description="a file demo/data and a file demo/data/x.txt",
+        files=lambda _L: {**INIT, "demo/data": b"1\n", "demo/data/x.txt": b"2\n"},
+        expect=frozenset({"WG510"}),
+    ),
+    WheelFixture(
+        name="wg511_path_case_collision",
+        description="demo/Util.py and demo/util.py in a wheel that installs on macOS",
+        files=lambda _L: {**INIT, "demo/Util.py": b"A = 1\n", "demo/util.py": b"a = 1\n"},
+        tag="py3-none-any",
+        expect=frozenset({"WG511"}),
+    ),
+    WheelFixture(
+        name="wg512_record_unreadable",
+        description="RECORD in Latin-1: a row for demo/café.py (which the archive lacks)",
+        files=lambda _L: dict(INIT),
+        record=RecordTweaks(extra_raw=b"demo/caf\xe9.py,sha256=AAAA,1\n"),
+        expect=frozenset({"WG501", "WG512"}),
     ),
     WheelFixture(
         name="wg601_size_budget",
@@ -612,12 +686,12 @@ def build_fixtures(compiler: Compiler, dest: Path) -> dict[str, BuiltFixture]:
     for fx in FIXTURES:
         if fx.native and native is None:
             continue
-        filename = None
-        if fx.dist_name is not None or fx.dist_version is not None:
+        filename = fx.filename
+        if filename is None and (fx.dist_name is not None or fx.dist_version is not None):
             filename = f"demo-1.0-{fx.tag}.whl"
         path = build_wheel(dest / fx.name, fx.files(libs), tag=fx.tag,
                            requires_dist=fx.requires_dist, record=fx.record,
-                           name=fx.dist_name or "demo", version=fx.dist_version or "1.0",
+                           name=fx.dist_name or "demo", version=fx.dist_version or fx.version,
                            filename=filename)
         out[fx.name] = BuiltFixture(fx, path, libs)
     return out

@@ -30,6 +30,7 @@ __all__ = [
     "central_entries",
     "member_data_span",
     "patch_central",
+    "patch_member",
     "record_digest",
     "wheel_files",
     "zip_bytes",
@@ -61,6 +62,8 @@ class RecordTweaks:
     """RECORD lists a hash and size for itself (it must leave both empty)."""
     raw: bytes | None = None
     """Use these bytes as RECORD verbatim (for rows a csv writer would not produce)."""
+    extra_raw: bytes = b""
+    """Bytes appended to the generated RECORD (a row in another encoding)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,7 @@ def wheel_files(
     else:
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows(rows)
-        record_bytes = out.getvalue().encode("utf-8")
+        record_bytes = out.getvalue().encode("utf-8") + record.extra_raw
     entries = [ZipEntry(p, members[p], mode=_mode(p)) for p in ordered]
     entries.append(ZipEntry(record_path, files.get(record_path, record_bytes)))
     return entries
@@ -206,7 +209,8 @@ def central_entries(data: bytes) -> list[CentralEntry]:
 
 
 # Byte offsets inside a central-directory record (APPNOTE 4.3.12).
-_FIELD_OFFSETS = {"flags": (8, "H"), "crc": (16, "L"), "compress_size": (20, "L"),
+_FIELD_OFFSETS = {"flags": (8, "H"), "method": (10, "H"), "crc": (16, "L"),
+                  "compress_size": (20, "L"),
                   "file_size": (24, "L"), "local_offset": (42, "L")}
 
 
@@ -218,6 +222,22 @@ def patch_central(data: bytes, name: str, **values: int) -> bytes:
     for key, value in values.items():
         off, fmt = _FIELD_OFFSETS[key]
         struct.pack_into("<" + fmt, buf, entry.offset + off, value)
+    return bytes(buf)
+
+
+_LOCAL_OFFSETS = {"flags": (6, "H"), "method": (8, "H"), "crc": (14, "L"),
+                  "compress_size": (18, "L"), "file_size": (22, "L")}
+
+
+def patch_member(data: bytes, name: str, **values: int) -> bytes:
+    """Like :func:`patch_central`, and the local header too: the two still agree, so the lie
+    is found only by reading the member (a CRC or size check), not by comparing headers."""
+    entry = next(e for e in central_entries(data) if e.name == name)
+    buf = bytearray(patch_central(data, name, **values))
+    local = int(entry.fields[16])
+    for key, value in values.items():
+        off, fmt = _LOCAL_OFFSETS[key]
+        struct.pack_into("<" + fmt, buf, local + off, value)
     return bytes(buf)
 
 

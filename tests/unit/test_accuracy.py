@@ -338,11 +338,13 @@ def test_record_refuses_what_the_spec_forbids(tmp_path: Path, algorithm: str, pr
 def test_dist_info_must_match_the_file_name(
     fixture_audits: Audits,
 ) -> None:
-    rc, doc = fixture_audits["wg407_dist_info_mismatch"]
+    rc, doc = fixture_audits["wg507_other_project"]
     assert rc == 1
     (wheel,) = doc["wheels"]
-    (f,) = wheel["findings"]
-    assert f["data"]["problems"][0] == "the directory names 'other', the file name 'demo'"
+    by_check = {f["check"]: f for f in wheel["findings"]}
+    assert set(by_check) == {"WG504", "WG507"}
+    assert by_check["WG507"]["data"]["directory"] == "other-2.0.dist-info"
+    assert "another project" in by_check["WG507"]["message"]
 
 
 def test_linux_tag_cannot_be_uploaded(
@@ -376,7 +378,9 @@ def test_corrupt_member_is_an_error_and_damaged_sections_are_read_as_the_loader_
 ) -> None:
     rc, doc = fixture_audits["wg405_unreadable_binary"]
     assert rc == 1
-    _rc, doc = fixture_audits["wg409_damaged_sections"]
+    rc, doc = fixture_audits["wg405_damaged_sections"]
+    assert rc == 1
     (wheel,) = doc["wheels"]
     (f,) = wheel["findings"]
-    assert (f["check"], f["severity"]) == ("WG409", "warning")
+    assert (f["check"], f["severity"]) == ("WG405", "error")
+    assert "unreadable ELF sections" in f["message"]

@@ -20,7 +20,7 @@ from helpers.wheels import wheel_files, zip_bytes
 from wheelguard.formats import elf_image, macho_image, parse_native, pe_image
 from wheelguard.formats.sparse import MissingBytes, PageHasher, SparseImage, add, subtract
 from wheelguard.model import ArchivePath, Wheel
-from wheelguard.reading import archive, scan
+from wheelguard.reading import archive, raw, scan
 from wheelguard.reading.archive import Checkpoint, RawReader, WheelArchive
 
 
@@ -107,7 +107,7 @@ def test_a_signature_with_other_pages_is_hashed_again(
 def test_resume_from_any_checkpoint_gives_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(archive, "CHECKPOINT_EVERY", 64 << 10)
+    monkeypatch.setattr(raw, "CHECKPOINT_EVERY", 64 << 10)
     # Little to compress: a checkpoint can only be taken between two reads of the file.
     data = b"".join(hashlib.sha256(b"%d" % i).digest() * (1 + i % 2) for i in range(80000))
     path = tmp_path / "demo-1.0-py3-none-any.whl"

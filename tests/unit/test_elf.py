@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers.clibs import EM_386, EM_AARCH64, Compiler, minimal_elf, retarget, truncated
 
-from wheelguard.formats.elf import ElfParseError, is_elf, parse_elf
+from wheelguard.formats.elf import ElfParseError, PartialElf, is_elf, parse_elf
 from wheelguard.model import ArchivePath, Binary, VersionNeed
 
 
@@ -148,16 +148,17 @@ def test_truncated_elf_raises_parse_error(libs: Mapping[str, bytes], keep: int) 
 
 def test_lost_section_headers_leave_the_loader_view(libs: Mapping[str, bytes]) -> None:
     """Cut off at the end, a library loses its section header table, which the loader never
-    reads: the dynamic segment is still there, so the binary is audited, with the damage
-    said."""
+    reads: the member is unreadable (a broken file fails the gate) and its loader facts are
+    still there for the search-path and dependency checks."""
     data = libs["libdemo.so"]
     whole = parse_elf(ArchivePath("pkg/libdemo.so"), data)
-    cut = parse_elf(ArchivePath("pkg/libdemo.so"), truncated(data, len(data) - 100))
-    assert cut.damage == "section header table lies past the end of the file"
-    assert (cut.soname, cut.needed, cut.runpath, cut.build_id) == (
-        whole.soname, whole.needed, whole.runpath, whole.build_id)
-    assert cut.version_needs == whole.version_needs
-    assert whole.damage is None
+    with pytest.raises(PartialElf, match="unreadable ELF sections") as raised:
+        parse_elf(ArchivePath("pkg/libdemo.so"), truncated(data, len(data) - 100))
+    cut = raised.value.binary
+    assert (cut.soname, cut.needed, cut.runpath) == (whole.soname, whole.needed, whole.runpath)
+    assert whole.soname is not None
+    assert whole.exported
+    assert cut.exported == frozenset()
 
 
 def test_is_elf() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import json
 import stat
-import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -20,9 +20,9 @@ from helpers.fixtures import BuiltFixture
 from helpers.wheels import (
     RecordTweaks,
     ZipEntry,
-    central_entries,
     member_data_span,
     patch_central,
+    patch_member,
     wheel_files,
     zip_bytes,
 )
@@ -53,22 +53,30 @@ def _corrupt_deflate() -> bytes:
 
 
 def _truncated_deflate() -> bytes:
-    """The member's deflate stream cut in half, both headers agreeing on the shorter size."""
-    data = _wheel()
-    start, end = member_data_span(data, "demo/data.txt")
-    half = (end - start) // 2
-    entry = next(e for e in central_entries(data) if e.name == "demo/data.txt")
-    local = int(entry.fields[16])
-    buf = bytearray(patch_central(data, "demo/data.txt", compress_size=half))
-    struct.pack_into("<L", buf, local + 18, half)  # local header's compressed size
-    return bytes(buf)
+    """The member's deflate stream cut in half, both headers agreeing on the shorter size (and
+    on the full inflated size and CRC): a consistent archive whose stream ends too soon."""
+    data = PAYLOAD["demo/data.txt"]
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = packer.compress(data) + packer.flush()
+    half = stream[: len(stream) // 2]
+    built = _wheel_with({"demo/data.txt": ZipEntry("demo/data.txt", half,
+                                                   compress=zipfile.ZIP_STORED)})
+    return patch_member(built, "demo/data.txt", method=zipfile.ZIP_DEFLATED,
+                        crc=zlib.crc32(data), file_size=len(data))
 
 
-def _bad_crc() -> bytes:
+def _wheel_with(replace: Mapping[str, ZipEntry]) -> bytes:
+    entries = wheel_files(PAYLOAD, tag="py3-none-any")
+    return zip_bytes([replace.get(e.name, e) for e in entries])
+
+
+def _bad_crc(*, local_too: bool = True) -> bytes:
+    """A CRC-32 that does not match the data, in both headers (or in the central one only)."""
     data = _wheel()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         crc = zf.getinfo("demo/data.txt").CRC
-    return patch_central(data, "demo/data.txt", crc=crc ^ 0xFFFF)
+    patch = patch_member if local_too else patch_central
+    return patch(data, "demo/data.txt", crc=crc ^ 0xFFFF)
 
 
 def _encrypted() -> bytes:
@@ -110,6 +118,8 @@ CASES: dict[str, Case] = {
     "zip-bomb-ratio": (NAME, _bomb_ratio, "zip bomb guard"),
     "zip-bomb-declared-size": (NAME, _bomb_declared, "zip bomb guard"),
     "bad-crc": (NAME, _bad_crc, "is corrupt"),
+    "crc-headers-disagree": (NAME, lambda: _bad_crc(local_too=False),
+                             "differ from the central directory"),
     "corrupt-deflate": (NAME, _corrupt_deflate, "is corrupt"),
     "truncated-deflate": (NAME, _truncated_deflate, "is corrupt"),
     "no-dist-info": (NAME, lambda: zip_bytes([ZipEntry("demo/__init__.py", b"")]),

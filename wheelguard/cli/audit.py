@@ -28,6 +28,7 @@ from wheelguard.cli.common import (
 )
 from wheelguard.errors import InvalidWheel
 from wheelguard.model import Severity
+from wheelguard.util.printable import visible
 
 if TYPE_CHECKING:
     from wheelguard.audit import AuditResult
@@ -86,6 +87,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.audit import audit_wheels
     from wheelguard.cli.common import (
         audit_options,
+        check_inputs,
         expand_wheels,
         load_policies,
         policy_filter,
@@ -108,7 +110,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from wheelguard.baseline import load_baseline
 
         baseline = load_baseline(args.baseline)
-    wheels = expand_wheels(args.wheels)
+    wheels = check_inputs(expand_wheels(args.wheels), output=args.output)
     sizes = [Path(w).stat().st_size if Path(w).is_file() else 0 for w in wheels]
     slow = providers is not None and providers.download
     progress = Progress(total_bytes=sum(sizes), wheels=len(wheels), enabled=not args.quiet,
@@ -134,7 +136,8 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for w, reason in errors:
         # The report (stdout or --output) lists these too; stderr is where a CI log reader
         # and a calling script look for why the exit code is 2: one line per wheel.
-        print(f"wheelguard: error: {w}: {' '.join(reason.split())}", file=sys.stderr)
+        print(f"wheelguard: error: {visible(w)}: {visible(' '.join(reason.split()))}",
+              file=sys.stderr)
     run = run_info(args, config, policies, fail_on=fail_on, providers=providers,
                    baseline=args.baseline)
     code = _exit_code(results, errors, fail_on)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 from wheelguard.errors import UsageError
 from wheelguard.linkage import DEFAULT_MAX_WHEEL_SIZE
 from wheelguard.model import Severity
+from wheelguard.util.printable import visible
 from wheelguard.util.units import format_bytes, parse_size
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ __all__ = [
     "add_text_options",
     "add_wheels_argument",
     "audit_options",
+    "check_inputs",
     "expand_wheels",
     "fail_on_arg",
     "load_policies",
@@ -49,6 +53,7 @@ __all__ = [
     "python_version",
     "resolve_fail_on",
     "run_info",
+    "same_name_inputs",
     "severity_or_never",
     "size_arg",
 ]
@@ -168,11 +173,52 @@ def expand_wheels(patterns: list[str]) -> list[str]:
     """Expand globs ourselves: CI shells leave an unmatched ``dist/*.whl`` as it is."""
     out: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        # A path that exists is itself, even when it holds glob characters ("[bold]x/a.whl").
+        literal = not glob.has_magic(pattern) or os.path.lexists(pattern)
+        matches = [pattern] if literal else sorted(glob.glob(pattern))
         if not matches:
             raise UsageError(f"no wheel matches {pattern!r}")
         out.extend(matches)
     return out
+
+
+def check_inputs(wheels: list[str], *, output: str | None = None) -> list[str]:
+    """The wheels to read, each once; UsageError for an ``-o`` that is one of them.
+
+    Checked before any work: a report written over its own input wheel would destroy it.
+    """
+    unique: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    for w in wheels:
+        try:
+            st = Path(w).stat()
+        except OSError:
+            unique.append(w)  # the reader says why it cannot be read
+            continue
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            unique.append(w)
+    if output is not None:
+        try:
+            out = Path(output).stat()
+        except OSError:
+            return unique
+        if (out.st_dev, out.st_ino) in seen and stat.S_ISREG(out.st_mode):
+            raise UsageError(f"-o {visible(output)} is one of the input wheels; the report "
+                             "would replace it")
+    return unique
+
+
+def same_name_inputs(wheels: list[str]) -> None:
+    """UsageError when two different files share a file name: repaired into one directory,
+    the second would silently replace the first."""
+    by_name: dict[str, str] = {}
+    for w in wheels:
+        name = Path(w).name
+        if name in by_name:
+            raise UsageError(f"{visible(by_name[name])} and {visible(w)} have the same file "
+                             "name; repaired into one directory, one would replace the other")
+        by_name[name] = w
 
 
 def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:

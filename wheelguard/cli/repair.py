@@ -64,26 +64,41 @@ def policy_set_or_default(names: list[str], config: ProjectConfig | None = None)
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from wheelguard.cli.common import expand_wheels, project_config, resolve_fail_on
-    from wheelguard.errors import InvalidWheel, RepairError, WheelguardError
+    from wheelguard.cli.common import (
+        check_inputs,
+        expand_wheels,
+        project_config,
+        resolve_fail_on,
+        same_name_inputs,
+    )
+    from wheelguard.errors import InvalidWheel, OutputError, RepairError, WheelguardError
     from wheelguard.repair.write import repair_wheel
 
     del parser
     config = project_config(args)
     fail_on = resolve_fail_on(args.fail_on, config)
     policies = policy_set_or_default(args.policy, config)
-    wheels = expand_wheels(args.wheels)
+    wheels = check_inputs(expand_wheels(args.wheels))
+    same_name_inputs(wheels)
     errors: list[WheelguardError] = []
     left_failing = 0
     for w in wheels:
         try:
             result = repair_wheel(w, args.wheel_dir, policies, dry_run=args.dry_run,
                                   python=args.python_version)
-        except (RepairError, InvalidWheel) as e:
+        except (RepairError, InvalidWheel, OutputError) as e:
             errors.append(e)
             continue
-        left_failing += _report(result, policies, verbose=args.verbose,
-                                python=args.python_version, fail_on=fail_on)
+        try:
+            left_failing += _report(result, policies, verbose=args.verbose,
+                                    python=args.python_version, fail_on=fail_on)
+        except InvalidWheel as e:
+            # The output does not read back: never leave such a wheel where a later step
+            # (cibuildwheel, an upload) would take it.
+            if result.output is not None:
+                result.output.unlink(missing_ok=True)
+            errors.append(RepairError(f"{w}: the repaired wheel does not read back, so it was "
+                                      f"removed: {e.reason}"))
     if not errors:
         return 1 if left_failing else 0
     if len(errors) == 1 and len(wheels) == 1:
@@ -99,6 +114,7 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
     from wheelguard.audit import AuditOptions, audit_scanned, audit_wheel
     from wheelguard.policy.decide import assign_actions
     from wheelguard.repair.write import summary
+    from wheelguard.util.printable import visible
     from wheelguard.util.units import format_bytes
 
     name = result.source.name
@@ -114,8 +130,8 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
         print(f"{name}: no policy edits under {', '.join(policies.names)} ({what}) -> "
               f"{result.output}")
     steps = result.steps
-    lines = [f"{s.action:<13} {s.path}: {s.detail}  [{s.rule}]" for s in steps] if verbose \
-        else summary(steps)
+    lines = [visible(f"{s.action:<13} {s.path}: {s.detail}  [{s.rule}]") for s in steps] \
+        if verbose else summary(steps)
     for line in lines:
         print(f"  {line}")
     if result.output is None:
@@ -135,8 +151,8 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
     print(f"  {len(live)} finding(s) remain (worst: {worst.label}): wheelguard audit {flags} "
           f"{result.output}")
     for f in failing:
-        where = f"{f.path}: " if f.path else ""
-        print(f"  left: {f.check} {f.name} {where}{' '.join(f.message.split())}")
+        where = f"{visible(f.path)}: " if f.path else ""
+        print(f"  left: {f.check} {f.name} {where}{visible(' '.join(f.message.split()))}")
     if failing:
         label = fail_on.label if fail_on is not None else "never"
         print(f"  {len(failing)} finding(s) at or above --fail-on {label} are left: exit 1")

@@ -107,17 +107,17 @@ def binary_facts(b: Binary) -> dict[str, Any]:
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from rich.console import Console
 
-    from wheelguard.cli.common import expand_wheels
+    from wheelguard.cli.common import check_inputs, expand_wheels
     from wheelguard.report.show import deps_lines, show_lines
 
     del parser
-    wheels = expand_wheels(args.wheels)
+    wheels = check_inputs(expand_wheels(args.wheels))
     docs = [deps_data(args, w) if args.deps else show_data(w, args.python_version)
             for w in wheels]
     if args.format == "json":
         sys.stdout.write(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n")
         return 0
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     for i, data in enumerate(docs):
         if i:
             console.print()

@@ -71,9 +71,13 @@ _ALL_RULE_KEYS = tuple(dict.fromkeys(
     [*_COMMON_KEYS, *(k for keys in _ACTION_KEYS.values() for k in keys)]
 ))
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_DIST_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+"""A project name as PEP 508 (and so a Requires-Dist line) allows it."""
 
 
 def _suggest(key: str, choices: Iterable[str]) -> str:
+    if len(key) > 100:
+        return ""  # no key is that long; difflib's cost grows with it
     close = difflib.get_close_matches(key, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -81,10 +85,7 @@ def _suggest(key: str, choices: Iterable[str]) -> str:
 def parse_policy(text: str, *, source: str, name: str | None = None) -> Policy:
     """Parse and validate one policy; :class:`InvalidPolicy` lists every problem found."""
     lines = Lines(text)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InvalidPolicy([f"{source}: not valid TOML: {e}"]) from None
+    data = _toml(text, source)
     problems = Problems(source, lines)
     for key in data:
         if key not in _TOP_KEYS:
@@ -147,6 +148,19 @@ def parse_policy(text: str, *, source: str, name: str | None = None) -> Policy:
         rules=tuple(rules),
         smoke=smoke,
     )
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    """The parsed document; deep nesting is a malformed policy, not a crash (tomllib parses
+    nested arrays and inline tables recursively)."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidPolicy([f"{source}: not valid TOML: {e}"]) from None
+    except RecursionError:
+        raise InvalidPolicy([f"{source}: not valid TOML: arrays or tables nested too deeply"]) \
+            from None
+    return data
 
 
 def _parse_rule(raw: dict[str, Any], index: int, problems: Problems) -> Rule | None:
@@ -339,8 +353,9 @@ def _parse_depend(raw: dict[str, Any], match: Match, bad: Any) -> DependOptions 
             bad("name the 'provider' distribution (no known provider ships this library)")
             return None
         provider = known[0].distribution
-    if not isinstance(provider, str) or not provider.strip():
-        bad("must be a distribution name", "provider")
+    if not isinstance(provider, str) or not _DIST_NAME.match(provider.strip()):
+        bad("must be a distribution name as Requires-Dist spells it (letters, digits, '.', "
+            "'-' and '_'; e.g. 'apache-tvm-ffi')", "provider")
         return None
     version = None
     if "version" in raw:
@@ -428,6 +443,8 @@ def project_policy_names(project_dir: Path) -> list[str] | None:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as e:
         raise InvalidPolicy(f"{path}: unreadable ({e})") from None
+    except RecursionError:
+        raise InvalidPolicy(f"{path}: unreadable (nested too deeply)") from None
     table = data.get("tool", {}).get("wheelguard", {})
     if not isinstance(table, dict) or "policies" not in table:
         return None

@@ -9,9 +9,35 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Lines", "Problems"]
+__all__ = ["Lines", "Problems", "short"]
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?$")
+_SHORT = 80
+"""Keys and values longer than this are shortened in messages (a problem stays one line)."""
+
+
+def short(text: str) -> str:
+    """``repr`` of ``text``, cut to :data:`_SHORT` characters."""
+    return repr(text) if len(text) <= _SHORT else repr(text[:_SHORT]) + f"... ({len(text)} chars)"
+
+
+def _header(line: str) -> str | None:
+    """The table name of a ``[table]`` or ``[[table]]`` line, else None.
+
+    String operations only: the regex this replaces (a lazy group before optional spaces)
+    was quadratic on one long line that opens a header and never closes it.
+    """
+    text = line.strip()
+    if text.startswith("[") and "]" in text:
+        hash_at = text.find("#")
+        if hash_at >= 0:
+            text = text[:hash_at].rstrip()
+        double = text.startswith("[[")
+        inner = text[2:-2] if double and text.endswith("]]") else text[1:-1]
+        if not text.endswith("]") or not inner.strip() or "[" in inner or "]" in inner:
+            return None
+        parts = (p.strip().strip('"').strip("'") for p in inner.split("."))
+        return ".".join(parts)
+    return None
 
 
 class Lines:
@@ -21,9 +47,8 @@ class Lines:
         self.lines = text.splitlines()
         self.headers: list[tuple[int, str]] = []
         for no, line in enumerate(self.lines, start=1):
-            m = _HEADER.match(line)
-            if m:
-                name = re.sub(r"\s*\.\s*", ".", m[2]).replace('"', "").replace("'", "")
+            name = _header(line)
+            if name is not None:
                 self.headers.append((no, name))
 
     def span(self, table: str, index: int | None = None) -> tuple[int, int] | None:
@@ -48,7 +73,7 @@ class Lines:
         if span is None:
             return None
         start, end = span
-        if key is not None:
+        if key is not None and len(key) <= 4 * _SHORT:
             k = re.escape(key)
             pattern = re.compile(rf"^\s*(?:{k}|\"{k}\"|'{k}')\s*[=.]")
             for no in range(start, min(end, len(self.lines) + 1)):
@@ -70,9 +95,9 @@ class Problems:
         line = self.lines.line_of(table, index, key)
         where = self.source if line is None else f"{self.source}:{line}"
         if table == "rule":
-            what = f"rule {index}" + (f", key {key!r}" if key else "")
+            what = f"rule {index}" + (f", key {short(key)}" if key else "")
         elif table:
-            what = f"[{table}]" + (f", key {key!r}" if key else "")
+            what = f"[{table}]" + (f", key {short(key)}" if key else "")
         else:
-            what = f"key {key!r}" if key else "file"
+            what = f"key {short(key)}" if key else "file"
         self.items.append(f"{where}: {what}: {message}")

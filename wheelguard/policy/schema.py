@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -21,6 +20,7 @@ from wheelguard.errors import InvalidPolicy
 from wheelguard.knowledge.names import library_leaf, loader_name, ungrafted
 from wheelguard.loader.paths import install_path
 from wheelguard.model import Action, DropKind
+from wheelguard.policy.glob import GlobAutomaton, compile_glob
 from wheelguard.rules import RULES
 from wheelguard.smoke.gemm import GEMM_CHOICES
 
@@ -65,58 +65,21 @@ class Glob:
 
     As a path pattern it also matches everything below what it names (``pkg/3rdparty/tvm/src``
     means the tree), the way people write exclusions; as a name pattern (SONAMEs, RPATH
-    entries) it must match the whole string.
+    entries) it must match the whole string. Matching is linear in the name whatever the
+    pattern (:mod:`wheelguard.policy.glob`); a malformed class is a ValueError here.
     """
 
     pattern: str
-    _tree: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _exact: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _automaton: GlobAutomaton = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        body = _glob_regex(self.pattern)
-        object.__setattr__(self, "_tree", re.compile(f"(?:{body})(?:/.*)?", re.DOTALL))
-        object.__setattr__(self, "_exact", re.compile(body, re.DOTALL))
+        object.__setattr__(self, "_automaton", compile_glob(self.pattern))
 
     def match_path(self, path: str) -> bool:
-        return self._tree.fullmatch(path) is not None
+        return self._automaton.match_tree(path)
 
     def match_name(self, name: str) -> bool:
-        return self._exact.fullmatch(name) is not None
-
-
-def _glob_regex(pattern: str) -> str:
-    """Translate a glob; ValueError for an unterminated ``[``."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            if pattern.startswith("**", i):
-                i += 2
-                if i < n and pattern[i] == "/":
-                    out.append("(?:.*/)?")  # zero or more whole directories
-                    i += 1
-                else:
-                    out.append(".*")
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 2 if pattern.startswith("[!", i) else i + 1)
-            if end < 0 or end == i + 1:
-                msg = f"unterminated '[' in glob {pattern!r}"
-                raise ValueError(msg)
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-            continue
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
+        return self._automaton.fullmatch(name)
 
 
 # ---- the [smoke] table ---------------------------------------------------------------------

@@ -18,7 +18,12 @@ from wheelguard.errors import InvalidWheel
 from wheelguard.model import RecordEntry
 from wheelguard.reading.archive import WheelArchive
 
-__all__ = ["find_dist_info", "read_metadata", "read_record", "read_wheel_file"]
+__all__ = ["DIST_INFO_FILES", "dist_info_files", "find_dist_info", "read_metadata", "read_record",
+           "read_wheel_file"]
+
+DIST_INFO_FILES = ("METADATA", "WHEEL", "RECORD", "entry_points.txt")
+"""The .dist-info files kept as bytes on the :class:`~wheelguard.model.Wheel` (each read once
+more from the archive; small beside the members)."""
 
 
 def find_dist_info(archive: WheelArchive, path: str) -> str:
@@ -88,3 +93,9 @@ def read_record(archive: WheelArchive, path: str, dist_info: str) -> tuple[Recor
             raise InvalidWheel(path, f"{dist_info}/RECORD line {lineno}: size {size!r}") from None
         entries.append(RecordEntry(path=file, hash=hash_ or None, size=size_value))
     return tuple(entries)
+
+
+def dist_info_files(archive: WheelArchive, dist_info: str) -> dict[str, bytes]:
+    """:data:`DIST_INFO_FILES` that the wheel has, as bytes."""
+    return {name: archive.read(f"{dist_info}/{name}") for name in DIST_INFO_FILES
+            if archive.has(f"{dist_info}/{name}")}

@@ -7,6 +7,10 @@ members are read in parallel threads straight from the file (see :class:`RawRead
 large library is never held whole: only the parts of it that its decoder reads are kept
 (:mod:`wheelguard.formats.sparse`), so peak memory does not follow the largest member.
 docs/benchmarks.md has the numbers.
+
+Why this module is long: the one pass over the members does several jobs at once (hashing,
+parsing, Python facts, the sparse images' second reads, RECORD digests in other algorithms),
+and splitting the pass would read the members twice.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from wheelguard.reading.archive import (
     urlsafe_digest,
 )
 from wheelguard.reading.distinfo import (
+    dist_info_files,
     find_dist_info,
     read_metadata,
     read_record,
@@ -84,6 +89,7 @@ def scan_wheel(
             metadata_fields, requires = read_metadata(archive, path, dist_info)
             wheel_fields = read_wheel_file(archive, path, dist_info)
             record = read_record(archive, path, dist_info)
+            files = dist_info_files(archive, dist_info)
             members, binaries, companions, unreadable, modules = scan.result()
         record_digests = _record_digests(archive, record, members)
     extensions = [b.path for b in binaries
@@ -108,6 +114,7 @@ def scan_wheel(
         debug_companions=companions,
         python=merge_facts(modules, sources, extensions) if modules else PythonFacts(),
         record_digests=record_digests,
+        dist_info_files=files,
     )
 
 
@@ -465,6 +472,11 @@ def _native(path: ArchivePath, data: Image) -> tuple[Binary | None, str | None]:
     except (MissingBytes, MissingPages):
         raise
     except ValueError as e:
+        # formats.elf.PartialElf (not imported: that would load pyelftools for every wheel):
+        # the loader's facts read, the sections did not; both are reported.
+        partial = getattr(e, "binary", None)
+        if isinstance(partial, Binary):
+            return partial, str(e)
         return None, str(e)
 
 

@@ -23,7 +23,12 @@ from wheelguard.errors import InvalidWheel, RepairError
 from wheelguard.formats import HEAD, is_native, parse_native
 from wheelguard.model import ArchivePath, Binary, Member, PythonFacts, Wheel
 from wheelguard.reading.archive import RawReader, WheelArchive, urlsafe_digest
-from wheelguard.reading.distinfo import read_metadata, read_record, read_wheel_file
+from wheelguard.reading.distinfo import (
+    DIST_INFO_FILES,
+    read_metadata,
+    read_record,
+    read_wheel_file,
+)
 from wheelguard.reading.pysource import merge_facts, read_module
 
 __all__ = ["repaired_wheel"]
@@ -85,6 +90,8 @@ def _derive(
         wheel_fields = (read_wheel_file(out, out_path, dist_info)
                         if f"{dist_info}/WHEEL" in written else source.wheel_fields)
         kept = {m.path for m in members}
+        files = {name: written.get(f"{dist_info}/{name}", source.dist_info_files.get(name, b""))
+                 for name in DIST_INFO_FILES if f"{dist_info}/{name}" in kept}
         binaries, companions, unreadable = _natives(source, members, kept, fresh)
         python = _python(source, members, binaries, kept=kept, fresh=fresh, written=written,
                          read=lambda path: reader.read(extents[path]))
@@ -106,6 +113,7 @@ def _derive(
         requires_dist=requires,
         wheel_fields=dict(wheel_fields),
         file_size=target.stat().st_size,
+        dist_info_files=files,
         python=python,
         # The RECORD a repair writes hashes every member with sha256, the digest members
         # carry: no member needs a digest in another algorithm (scan._record_digests).

@@ -22,7 +22,7 @@ import io
 import json
 import os
 import posixpath
-import shutil
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,9 +34,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from wheelguard import __version__
 from wheelguard.audit import AuditOptions, audit_wheel
 from wheelguard.checks.context import AuditContext
-from wheelguard.errors import RepairError
+from wheelguard.errors import InvalidWheel, RepairError
 from wheelguard.formats import parse_native
-from wheelguard.model import ArchivePath, Finding, Wheel
+from wheelguard.model import ArchivePath, Finding, Severity, Wheel
 from wheelguard.policy.decide import decide
 from wheelguard.policy.schema import PolicySet
 from wheelguard.reading.archive import WheelArchive, urlsafe_digest
@@ -53,7 +53,9 @@ from wheelguard.repair.edits import (
 from wheelguard.repair.plan import make_plan
 from wheelguard.repair.retag import retag_wheel_file
 from wheelguard.repair.zipwrite import DateTime, ZipWriter, source_date_epoch
-from wheelguard.util.fs import atomic_binary_output
+from wheelguard.rules import RULES
+from wheelguard.util.fs import atomic_binary_output, scratch_dir
+from wheelguard.util.printable import visible
 
 __all__ = ["RECORD_NAME", "RepairResult", "plan_wheel", "repair_wheel", "summary"]
 
@@ -115,18 +117,23 @@ def repair_wheel(
     carried out (nothing is written then)."""
     source = Path(path)
     env = os.environ if env is None else env
+    source_date_epoch(env)  # a malformed value stops the run before any work
+    _refuse_same_file(source, Path(out_dir) / source.name)
     wheel, _ctx, findings, plan = plan_wheel(source, policies, python=python, progress=progress)
+    _refuse_uninstallable(source, findings)
     if plan.failures:
         raise RepairError(
             f"{wheel.filename}: cannot repair under policies {', '.join(policies.names)}:\n  "
             + "\n  ".join(plan.failures)
         )
     target = Path(out_dir) / (plan.retag.filename if plan.retag else wheel.filename)
-    if target.exists() and target.resolve() == source.resolve():
-        raise RepairError(f"{source}: the output would replace the input; choose another -w")
+    _refuse_same_file(source, target)
     size_before = source.stat().st_size
+    # Work files go beside the output (a killed run's are removed by the next one there); a
+    # dry run writes nothing there, so its go to the system's temporary directory.
+    scratch = Path(tempfile.gettempdir()) if dry_run else Path(out_dir)
     with WheelArchive(source) as archive:
-        contents, steps = _changed_members(archive, wheel, plan, env)
+        contents, steps = _changed_members(archive, wheel, plan, env, scratch)
         changed = bool(plan.drops or contents)
         log = _repair_log(archive, wheel, policies, steps) if changed else None
         if log is not None:
@@ -139,9 +146,14 @@ def repair_wheel(
                         target=target, env=env)
         regenerated = record != archive.read(f"{wheel.dist_info}/RECORD")
         written = {**contents, f"{wheel.dist_info}/RECORD": record}
-        wheel_after = repaired_wheel(wheel, archive, target, written)
-    # The temporary file was created private (0600); a wheel is as readable as its input.
-    shutil.copymode(source, target)
+        try:
+            wheel_after = repaired_wheel(wheel, archive, target, written)
+        except InvalidWheel as e:
+            # The output does not read back: never leave such a wheel where a later step
+            # (cibuildwheel, an upload) would take it.
+            target.unlink(missing_ok=True)
+            raise RepairError(f"{source}: the repaired wheel does not read back, so it was "
+                              f"removed: {e.reason}") from None
     return RepairResult(source=source, output=target, plan=plan, steps=steps, findings=findings,
                         changed=changed, record_regenerated=regenerated,
                         size_before=size_before, size_after=target.stat().st_size,
@@ -151,15 +163,41 @@ def repair_wheel(
 # ---- changed members ----------------------------------------------------------------------
 
 
+def _refuse_uninstallable(source: Path, findings: tuple[Finding, ...]) -> None:
+    """A wheel no installer takes is not written anew: the rules table says which findings
+    mean that (``blocks_repair``), unless the policy waived them."""
+    blocking = [f for f in findings if RULES[f.check].blocks_repair
+                and f.severity >= Severity.ERROR and f.waived is None]
+    if blocking:
+        shown = "; ".join(f"{f.check} {f.path + ': ' if f.path else ''}{f.message}"
+                          for f in blocking[:5])
+        more = f" (and {len(blocking) - 5} more)" if len(blocking) > 5 else ""
+        raise InvalidWheel(str(source), f"not installable, so not repaired: {shown}{more}")
+
+
+def _refuse_same_file(source: Path, target: Path) -> None:
+    """The output must never be the input (same path, a symlink or a hard link to it)."""
+    try:
+        same = target.exists() and source.samefile(target)
+    except OSError:
+        return
+    if same:
+        raise RepairError(f"{source}: the output would replace the input (-w is the input's "
+                          "own directory); choose another -w")
+
+
 def _changed_members(
-    archive: WheelArchive, wheel: Wheel, plan: RepairPlan, env: Mapping[str, str]
+    archive: WheelArchive, wheel: Wheel, plan: RepairPlan, env: Mapping[str, str],
+    scratch: Path,
 ) -> tuple[dict[str, bytes], tuple[Step, ...]]:
     """New bytes of every member the plan changes, and the steps that changed something."""
     contents: dict[str, bytes] = {}
     if plan.elf:
-        with tempfile.TemporaryDirectory(prefix="wheelguard-repair-") as tmp:
+        # In the output directory, not /tmp: a run killed here leaves its scratch where the
+        # next run into that directory removes it (util.fs.remove_stale).
+        with scratch_dir(scratch) as tmp:
             for edit in plan.elf:
-                contents[edit.path] = _edit_elf(archive, wheel, edit, Path(tmp), env)
+                contents[edit.path] = _edit_elf(archive, wheel, edit, tmp, env)
     signing: list[Step] = []
     for medit in plan.macho:
         contents[medit.path], note = _edit_macho(archive, wheel, medit)
@@ -396,7 +434,9 @@ def _write(
     default_date: DateTime = archive.info(f"{dist_info}/METADATA").date_time
     members = {m.path: m for m in wheel.members}
     rows: list[tuple[str, str, str]] = []
-    with source.open("rb") as raw, atomic_binary_output(target) as out:
+    # A wheel is as readable as its input (the temporary file is created under the umask).
+    mode = stat.S_IMODE(source.stat().st_mode)
+    with source.open("rb") as raw, atomic_binary_output(target, mode=mode) as out:
         writer = ZipWriter(out)
         for name in _order(names, dist_info)[:-1]:
             info = archive.info(name) if archive.has(name) else None
@@ -443,4 +483,5 @@ def summary(steps: tuple[Step, ...]) -> list[str]:
         else:
             what = f"{posixpath.commonpath(paths) or '.'}/ ({len(paths)} files)"
         lines.append(f"{action:<13} {what}: {detail}  [{rule}]")
-    return lines
+    # Plain print: member names from the wheel are shown, never sent raw to the terminal.
+    return [visible(line) for line in lines]

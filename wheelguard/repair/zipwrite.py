@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from wheelguard.errors import UsageError
 from wheelguard.reading.archive import local_payload_offset
 
 __all__ = ["DateTime", "ZipWriter", "dos_date_time", "source_date_epoch"]
@@ -47,15 +48,24 @@ _MAX_DATE: DateTime = (2107, 12, 31, 23, 59, 58)
 
 
 def source_date_epoch(env: Mapping[str, str] | None = None) -> DateTime | None:
-    """``SOURCE_DATE_EPOCH`` as a zip date (UTC, clipped to what a zip can store), or None."""
+    """``SOURCE_DATE_EPOCH`` as a zip date (UTC, clipped to what a zip can store), or None.
+
+    The reproducible-builds specification wants a malformed value to stop the build rather
+    than be ignored (the output would then not be the reproducible one): anything but decimal
+    digits is a :class:`UsageError`. A valid value past what a zip can store (2107) clips.
+    """
     value = (os.environ if env is None else env).get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return None
+    if not (value.isascii() and value.isdigit()):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise UsageError(f"SOURCE_DATE_EPOCH={shown!r}: want whole seconds since 1970-01-01 "
+                         "UTC, as `date +%s` prints them")
+    stamp = int(value[:30])  # more digits than this are past any date anyway
     try:
-        stamp = int(value)
-    except ValueError:
-        return None
-    t = time.gmtime(max(stamp, 0))
+        t = time.gmtime(stamp)
+    except (OverflowError, OSError, ValueError):
+        return _MAX_DATE
     date: DateTime = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
     return min(max(date, _MIN_DATE), _MAX_DATE)
 

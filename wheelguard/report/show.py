@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rich.markup import escape
+from wheelguard.util.printable import markup as escape
 
 __all__ = ["deps_lines", "resolution_text", "show_lines"]
 
@@ -177,7 +177,7 @@ def deps_lines(data: dict[str, Any]) -> list[str]:
     for lib in data["libraries"]:
         search = ":".join(lib["runpath"] or lib["rpath"])
         tag = "RUNPATH" if lib["runpath"] else "RPATH"
-        lines += ["", f"[bold]{escape(lib['path'])}[/] [dim](SONAME {lib['soname'] or '-'}"
+        lines += ["", f"[bold]{escape(lib['path'])}[/] [dim](SONAME {escape(lib['soname'] or '-')}"
                       + (f"; {tag} {escape(search)}" if search else "") + ")[/]"]
         platform: list[str] = []
         for need in lib["needed"]:
@@ -199,7 +199,8 @@ def deps_lines(data: dict[str, Any]) -> list[str]:
             lines.append(f"  [dim]platform: {escape(', '.join(platform))}[/]")
     v = data["verdict"]
     if v is not None:
-        provided = ", ".join(f"{p['library']} from {p['distribution']}" for p in v["provided"])
+        provided = escape(", ".join(f"{p['library']} from {p['distribution']}"
+                                    for p in v["provided"]))
         state = "[green]holds[/]" if v["holds"] else "[bold red]does not hold[/]"
         if provided:
             counted = f"with the declared providers' libraries counted as present ({provided})"
@@ -212,7 +213,7 @@ def deps_lines(data: dict[str, Any]) -> list[str]:
         lines += ["", f"[bold]verdict[/] {escape(v['claimed'])} {state} {counted}; oldest "
                       f"qualifying tag: {escape(v['oldest'] or 'none')}"]
         if v["outside"]:
-            lines.append(f"  outside the whitelist: {', '.join(v['outside'])}")
+            lines.append(f"  outside the whitelist: {escape(', '.join(v['outside']))}")
         if v["too_new"]:
-            lines.append(f"  above the symbol-version ceiling: {', '.join(v['too_new'])}")
+            lines.append(f"  above the symbol-version ceiling: {escape(', '.join(v['too_new']))}")
     return lines

@@ -22,6 +22,7 @@ from wheelguard.audit import AuditResult, count_findings
 from wheelguard.model import Finding, Severity
 from wheelguard.report.coverage import WHY_NOT, code_list, not_checked
 from wheelguard.report.provenance import RunInfo
+from wheelguard.util.printable import visible
 from wheelguard.util.units import format_bytes
 
 __all__ = ["ColorMode", "TextOptions", "display_path", "make_console", "one_line",
@@ -58,12 +59,13 @@ def make_console(color: ColorMode = "auto", file: IO[str] | None = None) -> Cons
 
 def display_path(path: str) -> str:
     """Short but unambiguous: relative to the working directory when inside it, else the
-    wheel's folder and name (several wheelhouses often hold the same file name)."""
+    wheel's folder and name (several wheelhouses often hold the same file name). Controls in
+    it are shown escaped: a directory named ``"x\nFORGED: ok"`` must not forge a line."""
     p = Path(path)
     try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
+        return visible(str(p.resolve().relative_to(Path.cwd().resolve())))
     except ValueError:
-        return str(Path(p.parent.name) / p.name) if p.parent.name else p.name
+        return visible(str(Path(p.parent.name) / p.name) if p.parent.name else p.name)
 
 
 def one_line(text: str) -> str:
@@ -80,11 +82,11 @@ def _finding(f: Finding, *, waived: bool) -> Text:
         line.append(f" [{f.action}]", style="magenta")
     line.append(" ")
     if f.path:
-        line.append(f.path, style="bold")
+        line.append(visible(f.path), style="bold")
         line.append(": ")
-    line.append(one_line(f.message))
+    line.append(visible(one_line(f.message)))
     if waived:
-        line.append(f" (waived: {one_line(f.waived or '')})", style="dim")
+        line.append(f" (waived: {visible(one_line(f.waived or ''))})", style="dim")
     return line
 
 
@@ -171,7 +173,7 @@ def render_text(
     for path, error in errors:
         line = Text()
         line.append("ERROR", style="bold red")
-        line.append(f" {display_path(path)}: {one_line(error)}")
+        line.append(f" {display_path(path)}: {visible(one_line(error))}")
         console.print(line)
     if not opts.quiet:
         if results:

@@ -1,0 +1,1 @@
+"""Fuzz targets for every component that reads untrusted bytes, and their runner."""
