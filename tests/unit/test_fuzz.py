@@ -329,3 +329,28 @@ def test_found_by_fuzzing_non_ascii_wheel_header_values() -> None:
     wheel_file = "Wheel-Version: 1.0\nRoot-Is-Purelib: tru\u00e9\nTag: py3\u04cdnone-any\n".encode()
     metadata = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
     targets.run_distinfo(b"\x00\x00".join([metadata, wheel_file, b"", b""]))
+
+
+def test_long_run_counts_every_shard_and_tells_a_short_run(tmp_path: Path) -> None:
+    """The long-run driver's table is what docs/reliability.md records: its input counts add
+    the shards up, and a run stopped before ``--runs`` exits 1 and says so."""
+    import subprocess
+    import sys
+
+    script = Path(targets.__file__).with_name("long_run.py")
+    md = tmp_path / "table.md"
+    done = subprocess.run([sys.executable, str(script), "--targets", "glob", "--runs", "300",
+                           "--engine", "mutate", "--cores", "3", "--out", str(tmp_path / "a"),
+                           "--markdown", str(md)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    row = next(line for line in md.read_text().splitlines() if line.startswith("| `glob`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "3"  # processes
+    assert int(cells[3].replace(",", "")) >= 300
+    assert cells[4:6] == ["0", "0"]
+    short = subprocess.run([sys.executable, str(script), "--targets", "glob", "--runs",
+                            "100000000", "--engine", "mutate", "--cores", "1", "--deadline",
+                            "3", "--out", str(tmp_path / "b")], capture_output=True, text=True,
+                           timeout=120)
+    assert short.returncode == 1
+    assert "stopped at the deadline" in short.stdout
