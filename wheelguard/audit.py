@@ -20,6 +20,7 @@ from wheelguard.checks.registry import run_checks
 from wheelguard.errors import InvalidWheel
 from wheelguard.knowledge.trees import largest_trees
 from wheelguard.model import Finding, Severity, Wheel, freeze_mapping
+from wheelguard.reading.archive import Limits
 from wheelguard.reading.scan import ProgressFn, scan_wheel
 from wheelguard.rules import RULES, Needs, lookup_rule
 
@@ -62,6 +63,8 @@ class AuditOptions:
     severity: Mapping[str, Severity] = field(default_factory=lambda: freeze_mapping({}))
     """Per rule code, the severity its findings get instead of the rule's default
     (``[tool.wheelguard.severity]``)."""
+    limits: Limits | None = None
+    """The archive's zip-bomb and size guards; None: the defaults."""
 
     @staticmethod
     def codes(keys: Iterable[str]) -> frozenset[str]:
@@ -104,7 +107,8 @@ def audit_wheel(
     executor: Executor | None = None,
     post: FindingFilter | None = None,
 ) -> AuditResult:
-    wheel = scan_wheel(path, progress=progress, executor=executor)
+    wheel = scan_wheel(path, progress=progress, executor=executor,
+                       limits=options.limits if options is not None else None)
     return audit_scanned(wheel, options, post=post)
 
 

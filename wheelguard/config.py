@@ -39,6 +39,8 @@ KEYS: Mapping[str, str] = {
     "size-budget": "largest wheel file allowed (e.g. \"100MB\")",
     "installed-size-budget": "most bytes the installed files may take",
     "wheelhouse": "directories of dependency wheels for the linkage checks",
+    "archive-limits": "a table of zip-bomb and size guards over their defaults, e.g. "
+                      "max-total-size = \"16GB\" (docs/reliability.md lists them)",
 }
 """Every key the table may hold, with what it means (the one list; unknown keys are errors)."""
 
@@ -61,6 +63,9 @@ class ProjectConfig:
     installed_size_budget: int | None = None
     wheelhouse: tuple[Path, ...] = ()
     """Absolute, resolved against the file's directory."""
+    archive_limits: Mapping[str, object] = field(default_factory=lambda: freeze_mapping({}))
+    """``[tool.wheelguard.archive-limits]`` as written (validated by
+    :func:`wheelguard.reading.archive.limits_from`)."""
 
     @property
     def root(self) -> Path | None:
@@ -86,6 +91,8 @@ class ProjectConfig:
             out["installed-size-budget"] = self.installed_size_budget
         if self.wheelhouse:
             out["wheelhouse"] = [str(p) for p in self.wheelhouse]
+        if self.archive_limits:
+            out["archive-limits"] = dict(self.archive_limits)
         return out
 
     def describe(self) -> str:
@@ -239,6 +246,18 @@ def parse_config(text: str, *, path: Path, required: bool = False) -> ProjectCon
                     bad(key, str(e))
                 else:
                     values[key.replace("-", "_")] = size
+            case "archive-limits":
+                from wheelguard.reading.archive import limits_from
+
+                if not isinstance(value, dict):
+                    bad(key, "must be a table, e.g. max-total-size = \"16GB\"")
+                    continue
+                try:
+                    limits_from(value)
+                except ValueError as e:
+                    bad(key, str(e))
+                else:
+                    values["archive_limits"] = freeze_mapping(dict(value))
             case "wheelhouse":
                 items = [value] if isinstance(value, str) else value
                 if not isinstance(items, list) or not all(

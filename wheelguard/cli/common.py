@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from wheelguard.config import FailOn, ProjectConfig
     from wheelguard.linkage.fetch import ProviderLookup
     from wheelguard.policy.schema import PolicySet
+    from wheelguard.reading.archive import Limits
     from wheelguard.report.provenance import RunInfo
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "add_python_version",
     "add_text_options",
     "add_wheels_argument",
+    "archive_limits",
     "audit_options",
     "check_inputs",
     "expand_wheels",
@@ -120,6 +122,35 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
                         "that has one, from the working directory upwards)")
     g.add_argument("--isolated", action="store_true",
                    help="ignore every [tool.wheelguard]: only the command line counts")
+    g.add_argument("--archive-limit", action="append", default=[], metavar="KEY=VALUE",
+                   type=_limit_arg,
+                   help="raise or lower one zip-bomb/size guard over [tool.wheelguard."
+                        "archive-limits] and the defaults, e.g. max-total-size=16GB "
+                        "(repeatable; docs/reliability.md lists the keys)")
+
+
+def _limit_arg(text: str) -> tuple[str, str]:
+    from wheelguard.reading.archive import limits_from
+
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"want KEY=VALUE, e.g. max-total-size=16GB, not "
+                                         f"{text!r}")
+    try:
+        limits_from({key: value})
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return key, value
+
+
+def archive_limits(args: argparse.Namespace, config: ProjectConfig) -> Limits | None:
+    """The archive guards in force: ``--archive-limit`` over the table over the defaults;
+    None when neither sets one (the scanner's defaults)."""
+    from wheelguard.reading.archive import limits_from
+
+    given = {**config.archive_limits, **dict(getattr(args, "archive_limit", []) or [])}
+    return limits_from(given) if given else None
 
 
 def project_config(args: argparse.Namespace) -> ProjectConfig:
@@ -349,6 +380,7 @@ def audit_options(args: argparse.Namespace, config: ProjectConfig,
         providers=providers,
         extras=tuple(getattr(args, "extra", ())),
         severity=config.severity,
+        limits=archive_limits(args, config),
     )
 
 

@@ -65,6 +65,7 @@ def policy_set_or_default(names: list[str], config: ProjectConfig | None = None)
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.cli.common import (
+        archive_limits,
         check_inputs,
         expand_wheels,
         project_config,
@@ -78,6 +79,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     config = project_config(args)
     fail_on = resolve_fail_on(args.fail_on, config)
     policies = policy_set_or_default(args.policy, config)
+    limits = archive_limits(args, config)
     wheels = check_inputs(expand_wheels(args.wheels))
     same_name_inputs(wheels)
     errors: list[WheelguardError] = []
@@ -85,7 +87,7 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for w in wheels:
         try:
             result = repair_wheel(w, args.wheel_dir, policies, dry_run=args.dry_run,
-                                  python=args.python_version)
+                                  python=args.python_version, limits=limits)
         except (RepairError, InvalidWheel, OutputError) as e:
             errors.append(e)
             continue

@@ -18,8 +18,8 @@ import stat
 import struct
 import unicodedata
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zipfile import ZipInfo
 
@@ -40,12 +40,14 @@ from wheelguard.reading.raw import (
 __all__ = [
     "CHECKPOINT_EVERY",
     "INFLATER",
+    "LIMIT_KEYS",
     "STREAM_OUT",
     "Checkpoint",
     "Extent",
     "Limits",
     "RawReader",
     "WheelArchive",
+    "limits_from",
     "local_payload_offset",
     "open_regular",
     "record_hash",
@@ -83,6 +85,52 @@ class Limits:
     max_name_bytes: int = 1024
     """A member name longer than this is refused (the corpus's longest is 302 bytes; Linux
     refuses paths over 4,096 and one component over 255)."""
+
+
+LIMIT_KEYS: dict[str, str] = {
+    "max-member-size": "size",
+    "max-total-size": "size",
+    "max-ratio": "ratio",
+    "ratio-floor": "size",
+    "max-archive-ratio": "ratio",
+    "archive-ratio-floor": "size",
+    "max-members": "count",
+    "max-central-size": "size",
+    "max-name-bytes": "count",
+}
+"""The :class:`Limits` a user may set (``[tool.wheelguard.archive-limits]``, ``--archive-limit``),
+in the table's spelling, with the kind of value each takes."""
+
+
+def limits_from(values: Mapping[str, object]) -> Limits:
+    """:class:`Limits` with ``values`` (table spelling) over the defaults. ValueError names the
+    key and what is wrong: an unknown key, or a value that is not a positive size, count or
+    ratio. Sizes take units ("16GB", "512MiB") or bytes."""
+    from wheelguard.util.units import parse_size
+
+    changes: dict[str, int | float] = {}
+    for key, value in values.items():
+        kind = LIMIT_KEYS.get(key)
+        if kind is None:
+            raise ValueError(f"unknown archive limit {key!r} (known: {', '.join(LIMIT_KEYS)})")
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            if kind == "ratio":
+                number: int | float = float(value) if isinstance(value, int | float | str) \
+                    else -1.0
+            elif kind == "size" and isinstance(value, str):
+                number = parse_size(value)
+            elif isinstance(value, int | str):
+                number = int(value)
+            else:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{key}: {value!r} is not a {kind}") from None
+        if not number > 0:
+            raise ValueError(f"{key}: must be positive, not {value!r}")
+        changes[key.replace("-", "_")] = number
+    return replace(Limits(), **changes)  # type: ignore[arg-type]
 
 
 def record_hash(data: bytes) -> str:

@@ -22,7 +22,7 @@ from packaging.utils import parse_wheel_filename
 from wheelguard.errors import InvalidWheel, RepairError
 from wheelguard.formats import HEAD, is_native, parse_native
 from wheelguard.model import ArchivePath, Binary, Member, PythonFacts, Wheel
-from wheelguard.reading.archive import RawReader, WheelArchive, urlsafe_digest
+from wheelguard.reading.archive import Limits, RawReader, WheelArchive, urlsafe_digest
 from wheelguard.reading.distinfo import (
     DIST_INFO_FILES,
     read_metadata,
@@ -35,26 +35,28 @@ __all__ = ["repaired_wheel"]
 
 
 def repaired_wheel(
-    source: Wheel, source_archive: WheelArchive, target: Path, written: Mapping[str, bytes]
+    source: Wheel, source_archive: WheelArchive, target: Path, written: Mapping[str, bytes],
+    *, limits: Limits | None = None,
 ) -> Wheel:
     """The model of ``target``, which the repair wrote from ``source``: members not in
     ``written`` (new bytes by name, RECORD included) were copied raw from ``source_archive``.
     :class:`RepairError` if the output is not what was meant to be written."""
     out_path = str(target)
     try:
-        return _derive(source, source_archive, target, written)
+        return _derive(source, source_archive, target, written, limits)
     except InvalidWheel as e:
         raise RepairError(f"{out_path}: the written wheel does not read back ({e.reason})"
                           ) from None
 
 
 def _derive(
-    source: Wheel, source_archive: WheelArchive, target: Path, written: Mapping[str, bytes]
+    source: Wheel, source_archive: WheelArchive, target: Path, written: Mapping[str, bytes],
+    limits: Limits | None,
 ) -> Wheel:
     out_path = str(target)
     members: list[Member] = []
     fresh: dict[ArchivePath, tuple[Binary | None, str | None]] = {}
-    with WheelArchive(target) as out, RawReader(out_path) as reader:
+    with WheelArchive(target, limits) as out, RawReader(out_path) as reader:
         extents = {e.path: e for e in out.extents()}
         for name in out.names():
             info = out.info(name)

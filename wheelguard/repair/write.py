@@ -39,7 +39,7 @@ from wheelguard.formats import parse_native
 from wheelguard.model import ArchivePath, Finding, Severity, Wheel
 from wheelguard.policy.decide import decide
 from wheelguard.policy.schema import PolicySet
-from wheelguard.reading.archive import WheelArchive, urlsafe_digest
+from wheelguard.reading.archive import Limits, WheelArchive, urlsafe_digest
 from wheelguard.reading.scan import ProgressFn
 from wheelguard.repair.after import repaired_wheel
 from wheelguard.repair.edits import (
@@ -95,9 +95,10 @@ def plan_wheel(
     *,
     python: str | None = None,
     progress: ProgressFn | None = None,
+    limits: Limits | None = None,
 ) -> tuple[Wheel, AuditContext, tuple[Finding, ...], RepairPlan]:
     """Audit ``path`` (every check) and plan its repair under ``policies``."""
-    result = audit_wheel(path, AuditOptions(python=python), progress=progress)
+    result = audit_wheel(path, AuditOptions(python=python, limits=limits), progress=progress)
     decided = decide(policies, result.wheel, result.findings)
     plan = make_plan(result.context, result.findings, policies, decided)
     return result.wheel, result.context, decided.findings, plan
@@ -112,6 +113,7 @@ def repair_wheel(
     python: str | None = None,
     env: Mapping[str, str] | None = None,
     progress: ProgressFn | None = None,
+    limits: Limits | None = None,
 ) -> RepairResult:
     """Repair one wheel into ``out_dir``. Raises :class:`RepairError` when the policy cannot be
     carried out (nothing is written then)."""
@@ -119,7 +121,8 @@ def repair_wheel(
     env = os.environ if env is None else env
     source_date_epoch(env)  # a malformed value stops the run before any work
     _refuse_same_file(source, Path(out_dir) / source.name)
-    wheel, _ctx, findings, plan = plan_wheel(source, policies, python=python, progress=progress)
+    wheel, _ctx, findings, plan = plan_wheel(source, policies, python=python, progress=progress,
+                                             limits=limits)
     _refuse_uninstallable(source, findings)
     if plan.failures:
         raise RepairError(
@@ -132,7 +135,7 @@ def repair_wheel(
     # Work files go beside the output (a killed run's are removed by the next one there); a
     # dry run writes nothing there, so its go to the system's temporary directory.
     scratch = Path(tempfile.gettempdir()) if dry_run else Path(out_dir)
-    with WheelArchive(source) as archive:
+    with WheelArchive(source, limits) as archive:
         contents, steps = _changed_members(archive, wheel, plan, env, scratch)
         changed = bool(plan.drops or contents)
         log = _repair_log(archive, wheel, policies, steps) if changed else None
@@ -147,13 +150,14 @@ def repair_wheel(
         regenerated = record != archive.read(f"{wheel.dist_info}/RECORD")
         written = {**contents, f"{wheel.dist_info}/RECORD": record}
         try:
-            wheel_after = repaired_wheel(wheel, archive, target, written)
-        except InvalidWheel as e:
+            wheel_after = repaired_wheel(wheel, archive, target, written, limits=limits)
+        except (InvalidWheel, RepairError) as e:
             # The output does not read back: never leave such a wheel where a later step
             # (cibuildwheel, an upload) would take it.
             target.unlink(missing_ok=True)
+            why = e.reason if isinstance(e, InvalidWheel) else str(e)
             raise RepairError(f"{source}: the repaired wheel does not read back, so it was "
-                              f"removed: {e.reason}") from None
+                              f"removed: {why}") from None
     return RepairResult(source=source, output=target, plan=plan, steps=steps, findings=findings,
                         changed=changed, record_regenerated=regenerated,
                         size_before=size_before, size_after=target.stat().st_size,
