@@ -24,6 +24,7 @@ from wheelguard.cli.common import (
     add_python_version,
     add_text_options,
     add_wheels_argument,
+    positive_int,
     size_arg,
 )
 from wheelguard.errors import InvalidWheel
@@ -62,7 +63,7 @@ def configure_parser(sub: Any) -> None:
                    help="a saved `audit --format json`: its findings are shown as known and "
                         "do not fail the run; only new ones do")
     add_python_version(p)
-    p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+    p.add_argument("--jobs", "-j", type=positive_int, default=None, metavar="N",
                    help="audit up to N wheels at once, in worker processes (default: one per "
                         "core; 1 audits them in turn). Output order is the order given")
     p.add_argument("--no-hints", action="store_true", help="leave out fix hints in text output")
@@ -71,16 +72,6 @@ def configure_parser(sub: Any) -> None:
     add_config_options(p)
     add_provider_options(p)
     p.set_defaults(func=execute)
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"want a positive number of jobs, not {text!r}")
-    return value
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

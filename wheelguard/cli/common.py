@@ -49,6 +49,7 @@ __all__ = [
     "fail_on_arg",
     "load_policies",
     "policy_filter",
+    "positive_int",
     "progress_bar",
     "project_config",
     "provider_lookup",
@@ -182,11 +183,11 @@ def add_text_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("-q", "--quiet", action="store_true",
                    help="only the findings that fail the gate, and the summary line; no "
                         "progress")
-    g.add_argument("--max-per-check", type=_positive, default=None, metavar="N",
+    g.add_argument("--max-per-check", type=positive_int, default=None, metavar="N",
                    help="show at most N findings per check and wheel (default: all)")
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
