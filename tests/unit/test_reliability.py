@@ -370,7 +370,8 @@ def test_an_output_that_does_not_read_back_is_removed(
 
     out = tmp_path / "out"
 
-    def refuse_outputs(source: object, archive: object, target: Path, written: object) -> object:
+    def refuse_outputs(source: object, archive: object, target: Path, written: object,
+                       **_kw: object) -> object:
         assert target.is_file()  # written, then refused while read back
         raise InvalidWheel(str(target), "member 'x' is corrupt (simulated)")
 
