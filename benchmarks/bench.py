@@ -388,19 +388,23 @@ def _warm(path: Path) -> None:
             pass
 
 
-def importtime(args: list[str]) -> list[tuple[str, float]]:
-    """Modules a command imports with their cumulative import time (ms), from one run of
-    ``python -X importtime``, top-level entries only (what the command itself imported)."""
+def importtime(args: list[str], *, own: bool = False) -> list[tuple[str, float]]:
+    """Modules a command imports, from one run of ``python -X importtime``: top-level entries
+    (what the command itself imported) with their cumulative time (ms); or, with ``own``,
+    every module with the time spent in it alone, which the page sums per top-level package
+    (wheelguard's own modules against pyelftools, packaging ... and the interpreter)."""
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "wheelguard", *args],
                           capture_output=True, text=True, check=False, cwd=REPO)
     rows: list[tuple[str, float]] = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _self, cumulative, name = line[len("import time:"):].split("|")
-        if not name.startswith(" ") or name.startswith("  "):
-            continue  # only imports made by wheelguard's own code or the interpreter
-        rows.append((name.strip(), int(cumulative) / 1000))
+        self_us, cumulative, name = line[len("import time:"):].split("|")
+        if own:
+            rows.append((name.strip(), int(self_us) / 1000))
+        elif name.startswith(" ") and not name.startswith("  "):
+            # only imports made by wheelguard's own code or the interpreter
+            rows.append((name.strip(), int(cumulative) / 1000))
     return rows
 
 
@@ -489,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tiny = next((i for i in inputs if i.key == "markupsafe-linux"), None)
         if tiny is not None and tiny.path is not None:
             imports["audit"] = importtime(["audit", "--format", "json", str(tiny.path)])
+            imports["audit-own"] = importtime(
+                ["audit", "--format", "json", str(tiny.path)], own=True)
         results = measure_all(inputs, tools(args), args)
         context |= {"loads": [before, _loadavg()], "info": machine(), "notes": notes,
                     "imports": imports}
@@ -498,8 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              "results": [asdict(r) for r in results]}, indent=1) + "\n")
     measured = {r.tool for r in results}
     all_tools = [t for t in tools(argparse.Namespace(tools="")) if t.key in measured]
-    text = render(inputs, all_tools, results, context, output=args.output)
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    text = render(inputs, all_tools, results, context, output=args.output)
     args.output.write_text(text, encoding="utf-8")
     print(f"[bench] wrote {args.output}", flush=True)
     return 0
