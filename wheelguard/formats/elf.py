@@ -41,6 +41,8 @@ _MACHINES = {
 }
 
 _ET_DYN = 3
+_EM_CUDA = 190
+_SHT_NOBITS = 8
 _NT_GNU_BUILD_ID = 3
 _SHN_UNDEF = 0
 _STB_LOCAL = 0
@@ -84,8 +86,11 @@ def parse_elf(path: ArchivePath, data: bytes | mmap.mmap) -> Binary:
     except LoaderViewError as e:
         raise ElfParseError(f"{path}: unreadable ELF ({e})") from None
     try:
-        with BoundedStream(data) as stream:
-            facts = _section_facts(data, stream)
+        if view.machine == _EM_CUDA:
+            facts = _device_code_facts(data)
+        else:
+            with BoundedStream(data) as stream:
+                facts = _section_facts(data, stream)
     except BudgetExceeded as e:
         why = str(e)
     except Exception as e:
@@ -168,6 +173,50 @@ def _section_facts(data: bytes | mmap.mmap, stream: BoundedStream) -> _Facts:
         has_symtab=".symtab" in sections,
         debug_bytes=debug_bytes,
     )
+
+
+def _device_code_facts(data: bytes | mmap.mmap) -> _Facts:
+    """The section facts of CUDA device code (a ``.cubin``), read from the section table with
+    :mod:`struct`. No loader maps it, so its symbols and versions matter to no check; what
+    does (debug sections, a symbol table) is in the section headers. pyelftools' per-section
+    objects cost about 1.2 ms a cubin: 19 s of flashinfer-cubin's 16,000."""
+    is64 = data[4] == 2
+    end = "<" if data[5] == 1 else ">"
+    if is64:
+        shoff, = struct.unpack_from(end + "Q", data, 0x28)
+        entsize, count, names_at = struct.unpack_from(end + "HHH", data, 0x3A)
+        row = struct.Struct(end + "IIQQQQIIQQ")
+        i_type, i_offset, i_size = 1, 4, 5
+    else:
+        shoff, = struct.unpack_from(end + "I", data, 0x20)
+        entsize, count, names_at = struct.unpack_from(end + "HHH", data, 0x2E)
+        row = struct.Struct(end + "IIIIIIIIII")
+        i_type, i_offset, i_size = 1, 4, 5
+    if count == 0:
+        return _Facts()
+    if entsize < row.size or shoff + count * entsize > len(data) or names_at >= count:
+        msg = f"{count} section headers of {entsize} bytes at {shoff} do not fit in the file"
+        raise ElfParseError(msg)
+    headers = [row.unpack_from(data, shoff + i * entsize) for i in range(count)]
+    names = headers[names_at]
+    start, size = int(names[i_offset]), int(names[i_size])
+    if start + size > len(data):
+        msg = "the section name table lies past the end of the file"
+        raise ElfParseError(msg)
+    table = bytes(data[start:start + size])
+    debug_bytes = 0
+    has_symtab = False
+    for h in headers:
+        if not 0 <= h[0] < len(table):
+            msg = f"a section name offset ({h[0]}) is past the name table"
+            raise ElfParseError(msg)
+        stop = table.find(b"\0", h[0])
+        name = table[h[0]:stop if stop >= 0 else None]
+        if name == b".symtab":
+            has_symtab = True
+        elif name.startswith((b".debug_", b".zdebug_")) and h[i_type] != _SHT_NOBITS:
+            debug_bytes += int(h[i_size])
+    return _Facts(has_debug_info=debug_bytes > 0, has_symtab=has_symtab, debug_bytes=debug_bytes)
 
 
 def _version_needs(
