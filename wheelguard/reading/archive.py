@@ -133,6 +133,12 @@ def limits_from(values: Mapping[str, object]) -> Limits:
     return replace(Limits(), **changes)  # type: ignore[arg-type]
 
 
+def _key(key: str) -> str:
+    """Where a refusal by one of the limits says how to move it (a real wheel that outgrew a
+    default must not need a code change)."""
+    return f"; --archive-limit {key}=... or [tool.wheelguard.archive-limits] moves it"
+
+
 def record_hash(data: bytes) -> str:
     """``sha256=<urlsafe b64 without padding>``, the one form RECORD uses for a digest."""
     return "sha256=" + urlsafe_digest(hashlib.sha256(data).digest())
@@ -176,10 +182,11 @@ class WheelArchive:
             raise InvalidWheel(self.path, f"not a zip archive: {e}") from None
         if end.entries > self.limits.max_members:
             raise InvalidWheel(self.path, f"{end.entries} members exceed the limit "
-                               f"({self.limits.max_members})")
+                               f"({self.limits.max_members}){_key('max-members')}")
         if end.cd_size > self.limits.max_central_size:
             raise InvalidWheel(self.path, f"a central directory of {end.cd_size} bytes exceeds "
-                               f"the limit ({self.limits.max_central_size})")
+                               f"the limit ({self.limits.max_central_size})"
+                               f"{_key('max-central-size')}")
         self._end = end
         # closefd=False: the RawReader owns the descriptor.
         self._stream = stream = os.fdopen(fd, "rb", closefd=False)
@@ -216,7 +223,8 @@ class WheelArchive:
         entries = self._zip.infolist()
         limits = self.limits
         if len(entries) > limits.max_members:
-            raise InvalidWheel(self.path, f"{len(entries)} members exceed the limit")
+            raise InvalidWheel(self.path, f"{len(entries)} members exceed the limit "
+                               f"({limits.max_members}){_key('max-members')}")
         total = 0
         directories: list[ArchivePath] = []
         for info in entries:
@@ -243,7 +251,8 @@ class WheelArchive:
                 raise InvalidWheel(
                     self.path,
                     f"member {name!r} declares {info.file_size} bytes, over the "
-                    f"{limits.max_member_size}-byte limit (zip bomb guard)",
+                    f"{limits.max_member_size}-byte limit (zip bomb guard)"
+                    f"{_key('max-member-size')}",
                 )
             if (
                 info.file_size > limits.ratio_floor
@@ -252,7 +261,7 @@ class WheelArchive:
                 raise InvalidWheel(
                     self.path,
                     f"member {name!r} inflates {info.compress_size} to {info.file_size} bytes "
-                    f"(ratio over {limits.max_ratio:.0f}: zip bomb guard)",
+                    f"(ratio over {limits.max_ratio:.0f}: zip bomb guard){_key('max-ratio')}",
                 )
             total += info.file_size
             infos[path] = info
@@ -262,13 +271,14 @@ class WheelArchive:
                                    f"{d!r} too")
         if total > limits.max_total_size:
             raise InvalidWheel(
-                self.path, f"members total {total} bytes, over the limit (zip bomb guard)"
-            )
+                self.path, f"members total {total} bytes, over the limit of "
+                f"{limits.max_total_size} (zip bomb guard){_key('max-total-size')}")
         size = os.fstat(self._reader.fileno()).st_size
         if total > limits.archive_ratio_floor and total > limits.max_archive_ratio * size:
             raise InvalidWheel(
                 self.path, f"members inflate to {total} bytes from a {size}-byte file (ratio "
-                f"over {limits.max_archive_ratio:.0f}: zip bomb guard)")
+                f"over {limits.max_archive_ratio:.0f}: zip bomb guard)"
+                f"{_key('max-archive-ratio')}")
         try:
             # Every local header against its central entry, and the members tiling the file:
             # overlapping members (one stream inflated many times) end here, before inflating.
@@ -384,7 +394,7 @@ def _checked_path(wheel: str, info: ZipInfo, limits: Limits) -> ArchivePath:
     encoded = len(name.encode("utf-8"))
     if encoded > limits.max_name_bytes:
         raise InvalidWheel(wheel, f"member name {name[:60]!r}... is {encoded} bytes long, over "
-                           f"the {limits.max_name_bytes}-byte limit")
+                           f"the {limits.max_name_bytes}-byte limit{_key('max-name-bytes')}")
     longest = max(parts, key=lambda p: len(p.encode("utf-8"))) if encoded > _NAME_MAX else ""
     if len(longest.encode("utf-8")) > _NAME_MAX:
         raise InvalidWheel(wheel, f"member name {name[:60]!r}... has a component of "
