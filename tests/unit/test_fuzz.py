@@ -133,6 +133,19 @@ def test_elf_adapter_refuses_or_reads_any_bytes(data: bytes, seed: int) -> None:
             pass
 
 
+@PROPERTY
+@given(at=st.integers(0, 400), value=st.binary(min_size=1, max_size=8))
+def test_device_code_reader_refuses_or_reads_any_damage(at: int, value: bytes) -> None:
+    """CUDA device code (e_machine 190) takes the struct section-table reader, not pyelftools:
+    damage anywhere in its headers gives a Binary, a PartialElf or an ElfParseError."""
+    for base in _elf_seeds():
+        blob = bytearray(base)
+        blob[18:20] = (190).to_bytes(2, "little")
+        blob[at:at + len(value)] = value
+        with contextlib.suppress(ValueError):  # PartialElf and ElfParseError are ValueErrors
+            parse_native(ArchivePath("demo/k.cubin"), bytes(blob))
+
+
 @functools.cache
 def _elf_seeds() -> list[bytes]:
     return [build_elf(needed=("libc.so.6",)).bytes(), build_elf(soname="libx.so").bytes()]
