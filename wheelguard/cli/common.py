@@ -116,13 +116,17 @@ def resolve_fail_on(given: FailOn | None, config: ProjectConfig) -> Severity | N
     return None if value == "never" else value
 
 
-def add_config_options(p: argparse.ArgumentParser) -> None:
+def add_config_options(p: argparse.ArgumentParser, *, limits: bool = True) -> None:
+    """``--config``/``--isolated``, and ``--archive-limit`` where the command reads wheels
+    under the archive guards (``limits``)."""
     g = p.add_argument_group("configuration")
     g.add_argument("--config", metavar="FILE",
                    help="read [tool.wheelguard] from FILE (default: the nearest pyproject.toml "
                         "that has one, from the working directory upwards)")
     g.add_argument("--isolated", action="store_true",
                    help="ignore every [tool.wheelguard]: only the command line counts")
+    if not limits:
+        return
     g.add_argument("--archive-limit", action="append", default=[], metavar="KEY=VALUE",
                    type=_limit_arg,
                    help="raise or lower one zip-bomb/size guard over [tool.wheelguard."

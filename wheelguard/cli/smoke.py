@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wheelguard.cli.common import add_policy_option
+from wheelguard.cli.common import add_config_options, add_policy_option
 from wheelguard.errors import UsageError
 
 __all__ = ["configure_parser", "execute"]
@@ -90,11 +90,12 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--json", metavar="OUT", help="write the result (schemas/smoke-v2.json) here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_policy_option(p)
+    add_config_options(p, limits=False)
     p.set_defaults(func=execute)
 
 
 def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from wheelguard.policy.load import load_policy_set
+    from wheelguard.cli.common import load_policies, project_config
     from wheelguard.policy.schema import SmokeSettings
     from wheelguard.report.smoke_text import render_smoke_text
     from wheelguard.smoke.options import LAYOUTS, SmokeOptions
@@ -102,7 +103,9 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from wheelguard.util.fs import atomic_write_text
 
     del parser
-    policies = load_policy_set(args.policy, project_dir=Path.cwd())
+    # --policy, else the policies of the nearest [tool.wheelguard] (as audit and repair find
+    # them, from the working directory upwards; --config and --isolated as there).
+    policies = load_policies(args.policy, project_config(args))
     settings = policies.smoke if policies is not None else SmokeSettings()
     gemm_names = args.gemm if args.gemm is not None else list(settings.gemm)
     if "none" in gemm_names and len(gemm_names) > 1:
