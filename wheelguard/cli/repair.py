@@ -91,16 +91,8 @@ def execute(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except (RepairError, InvalidWheel, OutputError) as e:
             errors.append(e)
             continue
-        try:
-            left_failing += _report(result, policies, verbose=args.verbose,
-                                    python=args.python_version, fail_on=fail_on)
-        except InvalidWheel as e:
-            # The output does not read back: never leave such a wheel where a later step
-            # (cibuildwheel, an upload) would take it.
-            if result.output is not None:
-                result.output.unlink(missing_ok=True)
-            errors.append(RepairError(f"{w}: the repaired wheel does not read back, so it was "
-                                      f"removed: {e.reason}"))
+        left_failing += _report(result, policies, verbose=args.verbose,
+                                python=args.python_version, fail_on=fail_on)
     if not errors:
         return 1 if left_failing else 0
     if len(errors) == 1 and len(wheels) == 1:
@@ -113,7 +105,7 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
             python: str | None, fail_on: Severity | None) -> bool:
     """Print what was done and what is left; True when a finding at or above ``fail_on`` is
     left in the repaired wheel (a repair that leaves an error is no success)."""
-    from wheelguard.audit import AuditOptions, audit_scanned, audit_wheel
+    from wheelguard.audit import AuditOptions, audit_scanned
     from wheelguard.policy.decide import assign_actions
     from wheelguard.repair.write import summary
     from wheelguard.util.printable import visible
@@ -140,10 +132,10 @@ def _report(result: RepairResult, policies: PolicySet, *, verbose: bool,
         return False
     # The output's model comes from the input's scan and what was written (read back and
     # checked), not from scanning the output again: repair.after.
-    options, post = AuditOptions(python=python), assign_actions(policies)
-    after = (audit_scanned(result.wheel_after, options, post=post)
-             if result.wheel_after is not None
-             else audit_wheel(result.output, options, post=post))
+    # A written output always has its model: repair_wheel removes one that does not read back.
+    assert result.wheel_after is not None
+    after = audit_scanned(result.wheel_after, AuditOptions(python=python),
+                          post=assign_actions(policies))
     live = [f for f in after.findings if f.waived is None]
     if not live:
         return False
