@@ -186,12 +186,11 @@ def _device_code_facts(data: bytes | mmap.mmap) -> _Facts:
         shoff, = struct.unpack_from(end + "Q", data, 0x28)
         entsize, count, names_at = struct.unpack_from(end + "HHH", data, 0x3A)
         row = struct.Struct(end + "IIQQQQIIQQ")
-        i_type, i_offset, i_size = 1, 4, 5
     else:
         shoff, = struct.unpack_from(end + "I", data, 0x20)
         entsize, count, names_at = struct.unpack_from(end + "HHH", data, 0x2E)
         row = struct.Struct(end + "IIIIIIIIII")
-        i_type, i_offset, i_size = 1, 4, 5
+    i_type, i_offset, i_size = 1, 4, 5  # sh_type, sh_offset, sh_size: same places in both
     if count == 0:
         return _Facts()
     if entsize < row.size or shoff + count * entsize > len(data) or names_at >= count:

@@ -113,15 +113,15 @@ def limits_from(values: Mapping[str, object]) -> Limits:
         kind = LIMIT_KEYS.get(key)
         if kind is None:
             raise ValueError(f"unknown archive limit {key!r} (known: {', '.join(LIMIT_KEYS)})")
+        number: int | float
         try:
             if isinstance(value, bool):
                 raise ValueError
-            if kind == "ratio":
-                number: int | float = float(value) if isinstance(value, int | float | str) \
-                    else -1.0
+            if kind == "ratio" and isinstance(value, int | float | str):
+                number = float(value)
             elif kind == "size" and isinstance(value, str):
                 number = parse_size(value)
-            elif isinstance(value, int | str):
+            elif kind != "ratio" and isinstance(value, int | str):
                 number = int(value)
             else:
                 raise ValueError
